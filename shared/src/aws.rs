@@ -1,0 +1,1 @@
+//! Building AWS SDK clients (to be written).

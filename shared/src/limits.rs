@@ -1,0 +1,129 @@
+//! Service limits and Eddy's own guards, as named constants in one place.
+//!
+//! Every sink chunks its batches with [`ServiceLimits::chunks`], so a limit is
+//! checked by exactly one piece of code.
+
+/// Limits of one batch-put API: how many entries, how many bytes in all, and per entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServiceLimits {
+    /// The service's name, for error messages.
+    pub service: &'static str,
+    /// Most entries in one request.
+    pub max_records: usize,
+    /// Most bytes in one request (sum of the counted bytes of its entries).
+    pub max_request_bytes: usize,
+    /// Most bytes of one entry.
+    pub max_record_bytes: usize,
+}
+
+/// Firehose PutRecordBatch: 500 records, 4 MiB per call, 1,000 KiB per record.
+pub const FIREHOSE: ServiceLimits = ServiceLimits {
+    service: "firehose",
+    max_records: 500,
+    max_request_bytes: 4 * 1024 * 1024,
+    max_record_bytes: 1_000 * 1024,
+};
+
+/// Kinesis PutRecords: 500 records, 5 MiB per call, 1 MiB per record
+/// (data plus partition key).
+pub const KINESIS: ServiceLimits = ServiceLimits {
+    service: "kinesis",
+    max_records: 500,
+    max_request_bytes: 5 * 1024 * 1024,
+    max_record_bytes: 1024 * 1024,
+};
+
+/// Kinesis partition keys are 1 to 256 Unicode characters.
+pub const KINESIS_MAX_PARTITION_KEY_CHARS: usize = 256;
+
+/// Lambda passes tumbling-window state of at most 1 MB between invocations.
+pub const LAMBDA_STATE_MAX_BYTES: usize = 1024 * 1024;
+
+/// Default cap on the bytes one gzip record may decompress to.
+pub const DEFAULT_MAX_DECOMPRESSED_BYTES: usize = 8 * 1024 * 1024;
+
+/// Default cap on JSON nesting (objects and arrays inside each other).
+pub const DEFAULT_MAX_JSON_DEPTH: usize = 64;
+
+/// Time kept back from the invocation deadline to answer Lambda after the last retry.
+pub const DEADLINE_SAFETY_MARGIN_MS: u64 = 1_500;
+
+/// First backoff step of a sink's entry retries; doubled each attempt, then jittered.
+pub const RETRY_BASE_DELAY_MS: u64 = 50;
+
+/// Cap of one backoff step.
+pub const RETRY_MAX_DELAY_MS: u64 = 2_000;
+
+impl ServiceLimits {
+    /// Splits `sizes` (the counted bytes of each entry, in order) into index ranges
+    /// that each fit one request. Entries over `max_record_bytes` must be removed
+    /// before (see [`ServiceLimits::check_record`]); one still here gets a chunk of its own.
+    pub fn chunks(&self, sizes: &[usize]) -> Vec<std::ops::Range<usize>> {
+        let mut chunks = Vec::new();
+        let mut start = 0;
+        let mut bytes = 0;
+        for (i, &size) in sizes.iter().enumerate() {
+            let full = i - start == self.max_records || bytes + size > self.max_request_bytes;
+            if full && i > start {
+                chunks.push(start..i);
+                start = i;
+                bytes = 0;
+            }
+            bytes += size;
+        }
+        if start < sizes.len() {
+            chunks.push(start..sizes.len());
+        }
+        chunks
+    }
+
+    /// Says why an entry of `size` counted bytes can never be accepted, if it cannot.
+    pub fn check_record(&self, size: usize) -> Result<(), String> {
+        if size > self.max_record_bytes {
+            Err(format!(
+                "record of {size} bytes exceeds the {} limit of {} bytes per record",
+                self.service, self.max_record_bytes
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_split_at_exactly_500_records() {
+        let sizes = vec![10; 1001];
+        let chunks = FIREHOSE.chunks(&sizes);
+        assert_eq!(chunks, vec![0..500, 500..1000, 1000..1001]);
+    }
+
+    #[test]
+    fn chunks_split_at_exactly_the_request_byte_limit() {
+        // 4 records of exactly 1 MiB fill a Firehose request; the fifth starts a new one.
+        let sizes = vec![1024 * 1024; 5];
+        assert_eq!(FIREHOSE.chunks(&sizes), vec![0..4, 4..5]);
+        // one byte more than the limit in the fourth record pushes it out.
+        let sizes = vec![1024 * 1024, 1024 * 1024, 1024 * 1024, 1024 * 1024 + 1];
+        assert_eq!(FIREHOSE.chunks(&sizes), vec![0..3, 3..4]);
+        // Kinesis allows 5 MiB.
+        assert_eq!(KINESIS.chunks(&[1024 * 1024; 6]), vec![0..5, 5..6]);
+    }
+
+    #[test]
+    fn chunks_of_nothing_is_nothing() {
+        assert!(KINESIS.chunks(&[]).is_empty());
+    }
+
+    #[test]
+    fn check_record_accepts_the_limit_and_refuses_one_byte_more() {
+        assert!(FIREHOSE.check_record(1_000 * 1024).is_ok());
+        let err = FIREHOSE.check_record(1_000 * 1024 + 1).unwrap_err();
+        assert!(err.contains("firehose"), "{err}");
+        assert!(KINESIS.check_record(1024 * 1024).is_ok());
+        assert!(KINESIS.check_record(1024 * 1024 + 1).is_err());
+    }
+}

@@ -1,0 +1,5 @@
+//! `FirehoseSink` (to be written).
+
+/// Placeholder until written.
+#[derive(Debug)]
+pub struct FirehoseSink;

@@ -1,0 +1,5 @@
+//! `KinesisSink` (to be written).
+
+/// Placeholder until written.
+#[derive(Debug)]
+pub struct KinesisSink;
