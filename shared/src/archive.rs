@@ -1,0 +1,84 @@
+//! The archive function: every decoded event of the raw stream becomes one
+//! NDJSON line for Firehose (and so S3, queryable by Athena); undecodable
+//! records go to the quarantine with their reason.
+
+use aws_lambda_events::streams::KinesisEventResponse;
+
+use crate::batch::{parse_kinesis_event, write_coords, BatchError, BatchReport, Driver, DropReason, Outputs, Processor};
+use crate::deadline::Deadline;
+use crate::decode::DecodeLimits;
+use crate::event::Event;
+use crate::json::{write_i64, write_key, write_str};
+use crate::sink::Sink;
+
+/// The archive sink's slot in the processor's outputs.
+pub const ARCHIVE_SLOT: usize = 0;
+
+/// Turns each event into its archive line.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ArchiveProcessor;
+
+impl Processor for ArchiveProcessor {
+    fn process(&mut self, event: &Event<'_>, out: &mut Outputs) -> Result<(), DropReason> {
+        out.push(ARCHIVE_SLOT, event.coords.partition_key, archive_line(event));
+        Ok(())
+    }
+}
+
+/// The archive line of an event: `data` (the JSON object, or the text as a
+/// string), the record coordinates, and for log events the log group, stream
+/// and timestamp; ends in a newline.
+pub fn archive_line(event: &Event<'_>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256 + data_len(event));
+    out.push(b'{');
+    write_key(&mut out, "data");
+    event.data.write_json(&mut out);
+    write_coords(&mut out, &event.coords);
+    if let Some(log) = event.log {
+        out.push(b',');
+        write_key(&mut out, "log_group");
+        write_str(&mut out, &log.log_group);
+        out.push(b',');
+        write_key(&mut out, "log_stream");
+        write_str(&mut out, &log.log_stream);
+        out.push(b',');
+        write_key(&mut out, "timestamp");
+        write_i64(&mut out, log.timestamp_ms);
+    }
+    out.extend_from_slice(b"}\n");
+    out
+}
+
+fn data_len(event: &Event<'_>) -> usize {
+    match &event.data {
+        crate::event::Data::Json(s) | crate::event::Data::Text(s) => s.len(),
+    }
+}
+
+/// The archive function: its sinks and guards, built once at init.
+pub struct Archive {
+    /// Where archive lines go (Firehose in Lambda).
+    pub archive: Box<dyn Sink>,
+    /// Where undecodable records go (S3 in Lambda).
+    pub quarantine: Box<dyn Sink>,
+    /// Decoding guards.
+    pub limits: DecodeLimits,
+}
+
+impl Archive {
+    /// Handles one Lambda Kinesis event given as its raw JSON.
+    pub async fn handle(&self, payload: &[u8], deadline: Deadline) -> Result<KinesisEventResponse, BatchError> {
+        self.run(payload, deadline).await.map(|r| r.response)
+    }
+
+    /// Like [`Archive::handle`], returning the whole report (counts included).
+    pub async fn run(&self, payload: &[u8], deadline: Deadline) -> Result<BatchReport, BatchError> {
+        let records = parse_kinesis_event(payload)?;
+        let driver = Driver {
+            sinks: vec![self.archive.as_ref()],
+            quarantine: self.quarantine.as_ref(),
+            limits: self.limits,
+        };
+        driver.run(&records, &mut ArchiveProcessor, deadline).await
+    }
+}

@@ -1,0 +1,520 @@
+//! The batch driver: a Kinesis event in, a partial batch response out.
+//!
+//! Every decoded item (an event, a quarantined unit, a CloudWatch control
+//! message) ends in exactly one outcome: delivered, dropped (by the processor,
+//! with a reason), quarantined (with a reason) or failed. Failed items make
+//! their Kinesis record a batch item failure; the response names the lowest
+//! such sequence number (the parent's, for KPL user records), never an empty one.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use aws_lambda_events::streams::{KinesisBatchItemFailure, KinesisEventResponse};
+use chrono::{DateTime, Datelike, Timelike, Utc};
+use serde::Deserialize;
+
+use crate::deadline::Deadline;
+use crate::decode::{decode_record, DecodeLimits, Payload, UnitOutcome};
+use crate::event::{Coords, Event};
+use crate::json::{write_f64, write_key, write_str, write_u64};
+use crate::limits::ServiceLimits;
+use crate::sink::{SendReport, Sink, SinkBatch, SinkRecord};
+
+/// Errors that fail a whole invocation (Lambda then retries the whole batch).
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    /// The invocation payload is not a Kinesis event.
+    #[error("invalid Kinesis event: {0}")]
+    Envelope(String),
+    /// A record to report as failed has no sequence number to report.
+    #[error("record {index} failed but has no sequence number to report")]
+    NoSequenceNumber {
+        /// Index of the record in the batch.
+        index: usize,
+    },
+}
+
+/// One Kinesis record of a Lambda event, borrowed from the event's JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InRecord<'a> {
+    /// The shard, from the `eventID` (`shardId-...:seq`).
+    pub shard_id: Cow<'a, str>,
+    /// The record's sequence number.
+    pub sequence_number: Cow<'a, str>,
+    /// The record's partition key.
+    pub partition_key: Cow<'a, str>,
+    /// Arrival time in seconds since the Unix epoch.
+    pub approximate_arrival: f64,
+    /// The record's bytes, base64-encoded as Lambda sends them.
+    pub data: Cow<'a, str>,
+}
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(rename = "Records", borrow, default)]
+    records: Vec<EnvelopeRecord<'a>>,
+}
+
+#[derive(Deserialize)]
+struct EnvelopeRecord<'a> {
+    #[serde(borrow)]
+    kinesis: EnvelopeKinesis<'a>,
+    #[serde(rename = "eventID", borrow, default)]
+    event_id: Cow<'a, str>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EnvelopeKinesis<'a> {
+    #[serde(borrow)]
+    data: Cow<'a, str>,
+    #[serde(borrow, default)]
+    partition_key: Cow<'a, str>,
+    #[serde(borrow, default)]
+    sequence_number: Cow<'a, str>,
+    #[serde(default)]
+    approximate_arrival_timestamp: f64,
+}
+
+/// Parses a Lambda Kinesis event (or tumbling-window event) without copying
+/// the records' data.
+pub fn parse_kinesis_event(payload: &[u8]) -> Result<Vec<InRecord<'_>>, BatchError> {
+    let envelope: Envelope<'_> = serde_json::from_slice(payload).map_err(|e| BatchError::Envelope(e.to_string()))?;
+    Ok(envelope
+        .records
+        .into_iter()
+        .map(|r| {
+            let shard_id = match r.event_id {
+                Cow::Borrowed(id) => Cow::Borrowed(id.split(':').next().unwrap_or_default()),
+                Cow::Owned(id) => Cow::Owned(id.split(':').next().unwrap_or_default().to_string()),
+            };
+            InRecord {
+                shard_id,
+                sequence_number: r.kinesis.sequence_number,
+                partition_key: r.kinesis.partition_key,
+                approximate_arrival: r.kinesis.approximate_arrival_timestamp,
+                data: r.kinesis.data,
+            }
+        })
+        .collect())
+}
+
+/// Why a processor left an event out; counted per reason.
+pub type DropReason = &'static str;
+
+/// A processor: plain synchronous logic over events. It pushes outputs for the
+/// sinks, or drops the event with a reason.
+pub trait Processor {
+    /// Handles one event.
+    fn process(&mut self, event: &Event<'_>, out: &mut Outputs) -> Result<(), DropReason>;
+}
+
+/// Outputs of a batch, one list per sink slot, each entry remembering the item it came from.
+#[derive(Debug)]
+pub struct Outputs {
+    slots: Vec<Slot>,
+    item: u32,
+    oversized: Option<String>,
+}
+
+#[derive(Debug)]
+struct Slot {
+    limits: Option<ServiceLimits>,
+    records: Vec<SinkRecord>,
+    owners: Vec<u32>,
+}
+
+impl Outputs {
+    fn new(limits: impl IntoIterator<Item = Option<ServiceLimits>>) -> Self {
+        Self {
+            slots: limits
+                .into_iter()
+                .map(|limits| Slot {
+                    limits,
+                    records: Vec::new(),
+                    owners: Vec::new(),
+                })
+                .collect(),
+            item: 0,
+            oversized: None,
+        }
+    }
+
+    /// Emits `data` to the sink in `slot`, with `partition_key` for streams.
+    pub fn push(&mut self, slot: usize, partition_key: &str, data: Vec<u8>) {
+        let Some(s) = self.slots.get_mut(slot) else {
+            self.oversized = Some(format!("no sink in slot {slot}"));
+            return;
+        };
+        if let Some(limits) = s.limits {
+            if let Err(reason) = limits.check_record(data.len() + partition_key.len()) {
+                self.oversized = Some(reason);
+                return;
+            }
+        }
+        s.records.push(SinkRecord {
+            partition_key: partition_key.to_string(),
+            data,
+        });
+        s.owners.push(self.item);
+    }
+
+    /// Removes what the current item pushed (used when one of its outputs cannot be sent).
+    fn retract_current(&mut self) {
+        for s in &mut self.slots {
+            while s.owners.last() == Some(&self.item) {
+                s.owners.pop();
+                s.records.pop();
+            }
+        }
+    }
+}
+
+/// The four outcomes, counted; `delivered + dropped + quarantined + failed == items`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Kinesis records in the batch.
+    pub records: usize,
+    /// Decoded items: events, quarantined units and control messages.
+    pub items: usize,
+    /// Items whose outputs all reached their sinks.
+    pub delivered: usize,
+    /// Items deliberately left out, by reason.
+    pub dropped: usize,
+    /// Items written to the quarantine with a reason.
+    pub quarantined: usize,
+    /// Items of records reported back to Lambda as failed.
+    pub failed: usize,
+    /// Dropped items per reason.
+    pub dropped_by_reason: BTreeMap<&'static str, usize>,
+}
+
+/// What a batch came to.
+#[derive(Debug, Clone, Default)]
+pub struct BatchReport {
+    /// The outcome counts.
+    pub counts: Counts,
+    /// Index of the lowest failed record, if any.
+    pub first_failed_record: Option<usize>,
+    /// The response for Lambda.
+    pub response: KinesisEventResponse,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ItemState {
+    Delivered,
+    Dropped(&'static str),
+    Quarantined,
+}
+
+/// Reason counted for CloudWatch Logs control messages.
+pub const CONTROL_MESSAGE: &str = "cloudwatch logs control message";
+/// Reason counted for data messages that carry no log events.
+pub const NO_LOG_EVENTS: &str = "cloudwatch logs message without log events";
+
+/// Runs batches: decodes, processes, sends and answers.
+pub struct Driver<'s> {
+    /// The processor's output sinks, by slot.
+    pub sinks: Vec<&'s dyn Sink>,
+    /// Where undecodable items go.
+    pub quarantine: &'s dyn Sink,
+    /// Decoding guards.
+    pub limits: DecodeLimits,
+}
+
+/// Everything decided before any sink is called: the items and their outputs.
+struct Staged {
+    outputs: Outputs,
+    quarantine: Vec<SinkRecord>,
+    quarantine_owners: Vec<u32>,
+    items: Vec<(u32, ItemState)>,
+}
+
+impl Staged {
+    fn add(&mut self, record: usize, state: ItemState) -> u32 {
+        self.items.push((record as u32, state));
+        (self.items.len() - 1) as u32
+    }
+
+    fn quarantine(&mut self, item: u32, coords: &Coords<'_>, reason: &str, raw: &[u8]) {
+        self.items[item as usize].1 = ItemState::Quarantined;
+        self.quarantine.push(quarantine_line(coords, reason, raw));
+        self.quarantine_owners.push(item);
+    }
+
+    /// Runs the processor on one event, keeping its outputs, or quarantining the
+    /// event when an output can never be accepted by its sink.
+    fn process<P: Processor>(&mut self, processor: &mut P, event: &Event<'_>) {
+        let item = self.add(event.coords.record, ItemState::Delivered);
+        self.outputs.item = item;
+        let verdict = processor.process(event, &mut self.outputs);
+        if let Some(reason) = self.outputs.oversized.take() {
+            self.outputs.retract_current();
+            let mut raw = Vec::new();
+            event.data.write_json(&mut raw);
+            self.quarantine(item, &event.coords, &reason, &raw);
+        } else if let Err(reason) = verdict {
+            self.outputs.retract_current();
+            self.items[item as usize].1 = ItemState::Dropped(reason);
+        }
+    }
+}
+
+impl Driver<'_> {
+    /// Runs one batch of records through `processor` and the sinks.
+    pub async fn run<P: Processor>(
+        &self,
+        records: &[InRecord<'_>],
+        processor: &mut P,
+        deadline: Deadline,
+    ) -> Result<BatchReport, BatchError> {
+        let staged = self.stage(records, processor);
+        let failed_records = self.send(records, &staged, deadline).await;
+        answer(records, &staged.items, &failed_records)
+    }
+
+    /// Decodes every record and runs the processor: synchronous, no I/O.
+    fn stage<P: Processor>(&self, records: &[InRecord<'_>], processor: &mut P) -> Staged {
+        let mut staged = Staged {
+            outputs: Outputs::new(self.sinks.iter().map(|s| s.limits())),
+            quarantine: Vec::new(),
+            quarantine_owners: Vec::new(),
+            items: Vec::with_capacity(records.len()),
+        };
+        let mut scratch = Vec::new();
+        for (index, record) in records.iter().enumerate() {
+            let base = Coords {
+                record: index,
+                shard_id: &record.shard_id,
+                sequence_number: &record.sequence_number,
+                subsequence_number: None,
+                partition_key: &record.partition_key,
+                approximate_arrival: record.approximate_arrival,
+            };
+            if decode_base64(&record.data, &mut scratch).is_err() {
+                let item = staged.add(index, ItemState::Quarantined);
+                staged.quarantine(item, &base, "data is not valid base64", record.data.as_bytes());
+                continue;
+            }
+            for unit in decode_record(&scratch, &self.limits) {
+                let coords = match &unit.sub {
+                    Some(sub) => Coords {
+                        subsequence_number: Some(sub.subsequence_number),
+                        partition_key: &sub.partition_key,
+                        ..base
+                    },
+                    None => base,
+                };
+                match &unit.outcome {
+                    UnitOutcome::Events(payloads) if payloads.is_empty() => {
+                        staged.add(index, ItemState::Dropped(NO_LOG_EVENTS));
+                    }
+                    UnitOutcome::Events(payloads) => {
+                        for Payload { data, log } in payloads {
+                            let event = Event {
+                                coords,
+                                data: data.clone(),
+                                log: log.and_then(|i| unit.logs.get(i)),
+                            };
+                            staged.process(processor, &event);
+                        }
+                    }
+                    UnitOutcome::Quarantined { reason, raw } => {
+                        let item = staged.add(index, ItemState::Quarantined);
+                        staged.quarantine(item, &coords, &reason.to_string(), raw);
+                    }
+                    UnitOutcome::Control => {
+                        staged.add(index, ItemState::Dropped(CONTROL_MESSAGE));
+                    }
+                }
+            }
+        }
+        staged
+    }
+
+    /// Sends every sink's entries at once; returns which records had an entry fail.
+    async fn send(&self, records: &[InRecord<'_>], staged: &Staged, deadline: Deadline) -> Vec<bool> {
+        let key = object_key(records);
+        let sends = self
+            .sinks
+            .iter()
+            .zip(&staged.outputs.slots)
+            .map(|(sink, slot)| (*sink, slot.records.as_slice(), slot.owners.as_slice()))
+            .chain(std::iter::once((
+                self.quarantine,
+                staged.quarantine.as_slice(),
+                staged.quarantine_owners.as_slice(),
+            )))
+            .filter(|(_, recs, _)| !recs.is_empty())
+            .map(|(sink, recs, owners)| {
+                let key = key.as_str();
+                async move {
+                    let report = sink.send(SinkBatch { key, records: recs }, deadline).await;
+                    (sink.name().to_string(), report, owners)
+                }
+            });
+        let results = futures_util::future::join_all(sends).await;
+        let mut failed_records = vec![false; records.len()];
+        for (sink, report, owners) in &results {
+            log_send(sink, report);
+            for &entry in &report.failed {
+                if let Some(&item) = owners.get(entry) {
+                    failed_records[staged.items[item as usize].0 as usize] = true;
+                }
+            }
+        }
+        failed_records
+    }
+}
+
+/// Counts the outcomes and builds Lambda's response.
+fn answer(records: &[InRecord<'_>], items: &[(u32, ItemState)], failed_records: &[bool]) -> Result<BatchReport, BatchError> {
+    let counts = tally(records.len(), items, failed_records);
+    let first_failed_record = lowest_failed(records, failed_records);
+    let mut response = KinesisEventResponse::default();
+    if let Some(index) = first_failed_record {
+        let seq = &records[index].sequence_number;
+        if seq.is_empty() {
+            return Err(BatchError::NoSequenceNumber { index });
+        }
+        let mut failure = KinesisBatchItemFailure::default();
+        failure.item_identifier = Some(seq.to_string());
+        response.batch_item_failures.push(failure);
+    }
+    tracing::info!(
+        records = counts.records,
+        items = counts.items,
+        delivered = counts.delivered,
+        dropped = counts.dropped,
+        quarantined = counts.quarantined,
+        failed = counts.failed,
+        "batch done"
+    );
+    Ok(BatchReport {
+        counts,
+        first_failed_record,
+        response,
+    })
+}
+
+fn log_send(sink: &str, report: &SendReport) {
+    if !report.is_ok() {
+        tracing::warn!(sink, failed = report.failed.len(), error = report.last_error.as_deref().unwrap_or(""), "entries did not reach the sink");
+    }
+}
+
+fn tally(records: usize, items: &[(u32, ItemState)], failed_records: &[bool]) -> Counts {
+    let mut counts = Counts {
+        records,
+        items: items.len(),
+        ..Counts::default()
+    };
+    for &(record, state) in items {
+        if failed_records[record as usize] {
+            counts.failed += 1;
+            continue;
+        }
+        match state {
+            ItemState::Delivered => counts.delivered += 1,
+            ItemState::Quarantined => counts.quarantined += 1,
+            ItemState::Dropped(reason) => {
+                counts.dropped += 1;
+                *counts.dropped_by_reason.entry(reason).or_default() += 1;
+            }
+        }
+    }
+    counts
+}
+
+/// The failed record with the lowest sequence number (compared as numbers).
+fn lowest_failed(records: &[InRecord<'_>], failed: &[bool]) -> Option<usize> {
+    (0..records.len())
+        .filter(|&i| failed[i])
+        .min_by(|&a, &b| compare_sequence(&records[a].sequence_number, &records[b].sequence_number))
+}
+
+/// Orders Kinesis sequence numbers (decimal strings of up to 128 bits and more) numerically.
+pub fn compare_sequence(a: &str, b: &str) -> std::cmp::Ordering {
+    let a = a.trim_start_matches('0');
+    let b = b.trim_start_matches('0');
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+fn decode_base64(text: &str, out: &mut Vec<u8>) -> Result<(), base64_simd::Error> {
+    out.clear();
+    let b64 = base64_simd::STANDARD;
+    let bytes = text.as_bytes();
+    out.resize(b64.estimated_decoded_length(bytes.len()), 0);
+    let n = b64.decode(bytes, base64_simd::Out::from_slice(out))?.len();
+    out.truncate(n);
+    Ok(())
+}
+
+/// The object key of a batch: the hour of its first record's arrival, then the
+/// shard and first sequence number, so a retried batch overwrites its own objects.
+pub fn object_key(records: &[InRecord<'_>]) -> String {
+    let Some(first) = records.first() else {
+        return "empty".to_string();
+    };
+    let time = DateTime::<Utc>::from_timestamp(first.approximate_arrival as i64, 0).unwrap_or_default();
+    format!(
+        "{:04}/{:02}/{:02}/{:02}/{}-{}",
+        time.year(),
+        time.month(),
+        time.day(),
+        time.hour(),
+        safe_key_part(&first.shard_id),
+        safe_key_part(&first.sequence_number)
+    )
+}
+
+fn safe_key_part(s: &str) -> String {
+    let cleaned: String = s
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .collect();
+    if cleaned.is_empty() {
+        "unknown".to_string()
+    } else {
+        cleaned
+    }
+}
+
+/// One quarantine line: the reason, the coordinates, and the raw bytes in base64.
+pub fn quarantine_line(coords: &Coords<'_>, reason: &str, raw: &[u8]) -> SinkRecord {
+    let mut out = Vec::with_capacity(raw.len() * 4 / 3 + 256);
+    out.push(b'{');
+    write_key(&mut out, "reason");
+    write_str(&mut out, reason);
+    write_coords(&mut out, coords);
+    out.push(b',');
+    write_key(&mut out, "data_base64");
+    out.push(b'"');
+    out.extend_from_slice(base64_simd::STANDARD.encode_to_string(raw).as_bytes());
+    out.extend_from_slice(b"\"}\n");
+    SinkRecord {
+        partition_key: coords.partition_key.to_string(),
+        data: out,
+    }
+}
+
+/// Appends `,"partition_key":..,"sequence_number":..,["subsequence_number":..,]"approximate_arrival":..,"shard_id":..`.
+pub fn write_coords(out: &mut Vec<u8>, coords: &Coords<'_>) {
+    out.push(b',');
+    write_key(out, "partition_key");
+    write_str(out, coords.partition_key);
+    out.push(b',');
+    write_key(out, "sequence_number");
+    write_str(out, coords.sequence_number);
+    if let Some(sub) = coords.subsequence_number {
+        out.push(b',');
+        write_key(out, "subsequence_number");
+        write_u64(out, sub);
+    }
+    out.push(b',');
+    write_key(out, "approximate_arrival");
+    write_f64(out, coords.approximate_arrival);
+    out.push(b',');
+    write_key(out, "shard_id");
+    write_str(out, coords.shard_id);
+}
