@@ -1,1 +1,22 @@
-fn main(){}
+//! Lambda `archive`: raw Kinesis stream -> Firehose (NDJSON in S3); bad records
+//! to the S3 quarantine. Wiring only; the logic is `eddy::archive`.
+
+use eddy::archive::Archive;
+use eddy::config::ArchiveConfig;
+use eddy::deadline::Deadline;
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use serde_json::value::RawValue;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = ArchiveConfig::from_env()?;
+    let sdk = eddy::aws::load_config().await;
+    let app = Archive::with_aws(&config, &sdk)?;
+    let app = &app;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
+        let deadline = Deadline::from_lambda_deadline_ms(event.context.deadline);
+        app.handle(event.payload.get().as_bytes(), deadline).await.map_err(Error::from)
+    }))
+    .await
+}
