@@ -1,1 +1,50 @@
-fn main(){}
+//! The `eddy` command: run a function's real handler on a Lambda event file
+//! (`eddy invoke`), and more as the project grows.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+mod invoke;
+
+/// Eddy: serverless stream processors, run locally.
+#[derive(Debug, Parser)]
+#[command(name = "eddy", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs one function's handler on a Lambda event JSON file and prints its response.
+    Invoke {
+        /// The function: archive.
+        function: invoke::Function,
+        /// The Lambda event (SAM-shaped JSON), e.g. events/kinesis-mixed.json.
+        #[arg(long)]
+        event: PathBuf,
+        /// Where local sinks write (when no AWS endpoint and names are configured).
+        #[arg(long, default_value = "eddy-out")]
+        out: PathBuf,
+        /// Runs N warm invocations with in-memory sinks and prints timing on stderr.
+        #[arg(long)]
+        repeat: Option<usize>,
+    },
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("EDDY_LOG").unwrap_or_else(|_| "warn".into()))
+        .init();
+    match Cli::parse().command {
+        Command::Invoke {
+            function,
+            event,
+            out,
+            repeat,
+        } => invoke::run(function, &event, &out, repeat).await,
+    }
+}

@@ -4,12 +4,19 @@
 
 use aws_lambda_events::streams::KinesisEventResponse;
 
+use std::path::Path;
+
+use aws_config::SdkConfig;
+
+use crate::aws::{firehose_client, s3_client};
 use crate::batch::{parse_kinesis_event, write_coords, BatchError, BatchReport, Driver, DropReason, Outputs, Processor};
 use crate::deadline::Deadline;
 use crate::decode::DecodeLimits;
 use crate::event::Event;
 use crate::json::{write_i64, write_key, write_str};
-use crate::sink::Sink;
+use crate::config::{ArchiveConfig, ConfigError};
+use crate::limits::FIREHOSE;
+use crate::sink::{DirSink, FirehoseSink, MemorySink, S3Sink, Sink};
 
 /// The archive sink's slot in the processor's outputs.
 pub const ARCHIVE_SLOT: usize = 0;
@@ -66,6 +73,37 @@ pub struct Archive {
 }
 
 impl Archive {
+    /// The archive as deployed: Firehose for the lines, S3 for the quarantine.
+    pub fn with_aws(config: &ArchiveConfig, sdk: &SdkConfig) -> Result<Self, ConfigError> {
+        let quarantine = config.require_quarantine()?;
+        Ok(Self {
+            archive: Box::new(FirehoseSink::new(firehose_client(sdk), config.require_delivery_stream()?)),
+            quarantine: Box::new(
+                S3Sink::new(s3_client(sdk), &quarantine.bucket, &quarantine.prefix, false).with_name("quarantine"),
+            ),
+            limits: config.limits,
+        })
+    }
+
+    /// The archive writing under a local folder: `root/archive/` (gzip NDJSON,
+    /// as Firehose would) and `root/quarantine/`.
+    pub fn with_dir(config: &ArchiveConfig, root: &Path) -> Self {
+        Self {
+            archive: Box::new(DirSink::new(root, "archive", true)),
+            quarantine: Box::new(DirSink::new(root, "quarantine", false)),
+            limits: config.limits,
+        }
+    }
+
+    /// The archive with counting in-memory sinks (benchmarks, `--repeat`).
+    pub fn in_memory(limits: DecodeLimits) -> Self {
+        Self {
+            archive: Box::new(MemorySink::counting("archive").with_limits(FIREHOSE)),
+            quarantine: Box::new(MemorySink::counting("quarantine")),
+            limits,
+        }
+    }
+
     /// Handles one Lambda Kinesis event given as its raw JSON.
     pub async fn handle(&self, payload: &[u8], deadline: Deadline) -> Result<KinesisEventResponse, BatchError> {
         self.run(payload, deadline).await.map(|r| r.response)

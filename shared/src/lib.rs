@@ -18,3 +18,7 @@ pub mod json;
 pub mod batch;
 pub mod archive;
 pub mod config;
+pub mod workload;
+pub mod enrich;
+pub mod rules;
+pub mod window;

@@ -1,14 +1,11 @@
 //! `DirSink`: writes batches as files under a local folder, in the same layout
 //! the S3 sinks use, so `eddy invoke` and `eddy run` need no AWS at all.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use flate2::write::GzEncoder;
-use flate2::Compression;
 
-use super::{SendReport, Sink, SinkBatch, SinkError};
+use super::{ndjson_bytes, SendReport, Sink, SinkBatch, SinkError};
 use crate::deadline::Deadline;
 
 /// A sink writing each batch to `ROOT/NAME/<key>.ndjson` (or `.ndjson.gz`).
@@ -50,18 +47,7 @@ impl DirSink {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(io)?;
         }
-        let mut bytes = Vec::with_capacity(batch.records.iter().map(|r| r.data.len() + 1).sum());
-        for record in batch.records {
-            bytes.extend_from_slice(&record.data);
-            if !record.data.ends_with(b"\n") {
-                bytes.push(b'\n');
-            }
-        }
-        if self.gzip {
-            let mut gz = GzEncoder::new(Vec::with_capacity(bytes.len() / 4), Compression::fast());
-            gz.write_all(&bytes).map_err(io)?;
-            bytes = gz.finish().map_err(io)?;
-        }
+        let bytes = ndjson_bytes(batch.records, self.gzip).map_err(io)?;
         // write then rename, so a reader never sees half a file
         let tmp = path.with_extension("tmp");
         std::fs::write(&tmp, &bytes).map_err(io)?;

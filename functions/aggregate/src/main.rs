@@ -1,0 +1,3 @@
+//! Lambda `aggregate` (being written).
+
+fn main() {}

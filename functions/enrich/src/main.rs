@@ -1,0 +1,3 @@
+//! Lambda `enrich` (being written).
+
+fn main() {}

@@ -1,0 +1,3 @@
+//! Lambda `filter` (being written).
+
+fn main() {}

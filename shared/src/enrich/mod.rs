@@ -1,0 +1,1 @@
+//! `enrich` (being written).
