@@ -40,11 +40,6 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("EDDY_LOG").unwrap_or_else(|_| "warn".into()))
         .init();
     match Cli::parse().command {
-        Command::Invoke {
-            function,
-            event,
-            out,
-            repeat,
-        } => invoke::run(function, &event, &out, repeat).await,
+        Command::Invoke { function, event, out, repeat } => invoke::run(function, &event, &out, repeat).await,
     }
 }

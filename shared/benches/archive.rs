@@ -17,11 +17,7 @@ fn archive_reference_batch(c: &mut Criterion) {
     group.throughput(Throughput::Elements(REFERENCE_RECORDS as u64));
     group.measurement_time(Duration::from_secs(8));
     group.bench_function("reference_batch_6MB", |b| {
-        b.iter(|| {
-            runtime
-                .block_on(app.run(&payload, Deadline::after(Duration::from_secs(60))))
-                .expect("batch")
-        })
+        b.iter(|| runtime.block_on(app.run(&payload, Deadline::after(Duration::from_secs(60)))).expect("batch"))
     });
     group.finish();
 }

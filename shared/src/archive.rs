@@ -9,12 +9,14 @@ use std::path::Path;
 use aws_config::SdkConfig;
 
 use crate::aws::{firehose_client, s3_client};
-use crate::batch::{parse_kinesis_event, write_coords, BatchError, BatchReport, Driver, DropReason, Outputs, Processor};
+use crate::batch::{
+    parse_kinesis_event, write_coords, BatchError, BatchReport, Driver, DropReason, Outputs, Processor,
+};
+use crate::config::{ArchiveConfig, ConfigError};
 use crate::deadline::Deadline;
 use crate::decode::DecodeLimits;
 use crate::event::Event;
 use crate::json::{write_i64, write_key, write_str};
-use crate::config::{ArchiveConfig, ConfigError};
 use crate::limits::FIREHOSE;
 use crate::sink::{DirSink, FirehoseSink, MemorySink, S3Sink, Sink};
 
@@ -112,11 +114,8 @@ impl Archive {
     /// Like [`Archive::handle`], returning the whole report (counts included).
     pub async fn run(&self, payload: &[u8], deadline: Deadline) -> Result<BatchReport, BatchError> {
         let records = parse_kinesis_event(payload)?;
-        let driver = Driver {
-            sinks: vec![self.archive.as_ref()],
-            quarantine: self.quarantine.as_ref(),
-            limits: self.limits,
-        };
+        let driver =
+            Driver { sinks: vec![self.archive.as_ref()], quarantine: self.quarantine.as_ref(), limits: self.limits };
         driver.run(&records, &mut ArchiveProcessor, deadline).await
     }
 }

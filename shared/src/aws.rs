@@ -44,10 +44,7 @@ fn s3_config(cfg: &SdkConfig, env: impl Fn(&str) -> Option<String>) -> aws_sdk_s
 }
 
 /// Whether S3 requests go to an endpoint other than AWS's default one.
-fn s3_endpoint_overridden(
-    cfg_endpoint: Option<&str>,
-    env: impl Fn(&str) -> Option<String>,
-) -> bool {
+fn s3_endpoint_overridden(cfg_endpoint: Option<&str>, env: impl Fn(&str) -> Option<String>) -> bool {
     cfg_endpoint.is_some()
         || ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"]
             .iter()
@@ -62,42 +59,22 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef;
-    use aws_sdk_s3::config::{
-        ConfigBag, Credentials, Intercept, Region, RuntimeComponents, SharedCredentialsProvider,
-    };
+    use aws_sdk_s3::config::{ConfigBag, Credentials, Intercept, Region, RuntimeComponents, SharedCredentialsProvider};
     use aws_sdk_s3::error::BoxError;
 
     fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let vars: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |name| vars.get(name).cloned()
     }
 
     #[test]
     fn an_endpoint_in_the_env_or_the_config_counts_as_overridden() {
         assert!(!s3_endpoint_overridden(None, env(&[])));
-        assert!(!s3_endpoint_overridden(
-            None,
-            env(&[("AWS_ENDPOINT_URL", "")])
-        ));
-        assert!(!s3_endpoint_overridden(
-            None,
-            env(&[("AWS_ENDPOINT_URL_KINESIS", "http://x:1")])
-        ));
-        assert!(s3_endpoint_overridden(
-            None,
-            env(&[("AWS_ENDPOINT_URL", "http://localhost:4566")])
-        ));
-        assert!(s3_endpoint_overridden(
-            None,
-            env(&[("AWS_ENDPOINT_URL_S3", "http://localhost:4566")])
-        ));
-        assert!(s3_endpoint_overridden(
-            Some("http://localhost:4566"),
-            env(&[])
-        ));
+        assert!(!s3_endpoint_overridden(None, env(&[("AWS_ENDPOINT_URL", "")])));
+        assert!(!s3_endpoint_overridden(None, env(&[("AWS_ENDPOINT_URL_KINESIS", "http://x:1")])));
+        assert!(s3_endpoint_overridden(None, env(&[("AWS_ENDPOINT_URL", "http://localhost:4566")])));
+        assert!(s3_endpoint_overridden(None, env(&[("AWS_ENDPOINT_URL_S3", "http://localhost:4566")])));
+        assert!(s3_endpoint_overridden(Some("http://localhost:4566"), env(&[])));
     }
 
     /// Records the URI of every request about to be sent.
@@ -115,10 +92,7 @@ mod tests {
             _runtime_components: &RuntimeComponents,
             _cfg: &mut ConfigBag,
         ) -> Result<(), BoxError> {
-            self.0
-                .lock()
-                .unwrap()
-                .push(context.request().uri().to_string());
+            self.0.lock().unwrap().push(context.request().uri().to_string());
             Ok(())
         }
     }
@@ -136,17 +110,10 @@ mod tests {
             sdk = sdk.endpoint_url(url);
         }
         let uris = Uris::default();
-        let config = s3_config(&sdk.build(), env(vars))
-            .interceptor(uris.clone())
-            .build();
+        let config = s3_config(&sdk.build(), env(vars)).interceptor(uris.clone()).build();
         let client = aws_sdk_s3::Client::from_conf(config);
         // the mock HTTP client answers 418: only the request matters here
-        let _ = client
-            .get_object()
-            .bucket("eddy-data")
-            .key("raw/a.ndjson")
-            .send()
-            .await;
+        let _ = client.get_object().bucket("eddy-data").key("raw/a.ndjson").send().await;
         let uris = uris.0.lock().unwrap();
         // without the query (`?x-id=GetObject`)
         uris[0].split('?').next().unwrap().to_string()
@@ -158,18 +125,12 @@ mod tests {
         assert_eq!(uri, "http://localhost:4566/eddy-data/raw/a.ndjson");
         // the variable alone (cfg without the endpoint) also switches to path style
         let uri = get_object_uri(None, &[("AWS_ENDPOINT_URL_S3", "http://localhost:4566")]).await;
-        assert_eq!(
-            uri,
-            "https://s3.eu-west-1.amazonaws.com/eddy-data/raw/a.ndjson"
-        );
+        assert_eq!(uri, "https://s3.eu-west-1.amazonaws.com/eddy-data/raw/a.ndjson");
     }
 
     #[tokio::test]
     async fn the_default_endpoint_uses_virtual_host_addressing() {
         let uri = get_object_uri(None, &[]).await;
-        assert_eq!(
-            uri,
-            "https://eddy-data.s3.eu-west-1.amazonaws.com/raw/a.ndjson"
-        );
+        assert_eq!(uri, "https://eddy-data.s3.eu-west-1.amazonaws.com/raw/a.ndjson");
     }
 }

@@ -127,14 +127,7 @@ struct Slot {
 impl Outputs {
     fn new(limits: impl IntoIterator<Item = Option<ServiceLimits>>) -> Self {
         Self {
-            slots: limits
-                .into_iter()
-                .map(|limits| Slot {
-                    limits,
-                    records: Vec::new(),
-                    owners: Vec::new(),
-                })
-                .collect(),
+            slots: limits.into_iter().map(|limits| Slot { limits, records: Vec::new(), owners: Vec::new() }).collect(),
             item: 0,
             oversized: None,
         }
@@ -152,10 +145,7 @@ impl Outputs {
                 return;
             }
         }
-        s.records.push(SinkRecord {
-            partition_key: partition_key.to_string(),
-            data,
-        });
+        s.records.push(SinkRecord { partition_key: partition_key.to_string(), data });
         s.owners.push(self.item);
     }
 
@@ -311,11 +301,7 @@ impl Driver<'_> {
                     }
                     UnitOutcome::Events(payloads) => {
                         for Payload { data, log } in payloads {
-                            let event = Event {
-                                coords,
-                                data: data.clone(),
-                                log: log.and_then(|i| unit.logs.get(i)),
-                            };
+                            let event = Event { coords, data: data.clone(), log: log.and_then(|i| unit.logs.get(i)) };
                             staged.process(processor, &event);
                         }
                     }
@@ -368,7 +354,11 @@ impl Driver<'_> {
 }
 
 /// Counts the outcomes and builds Lambda's response.
-fn answer(records: &[InRecord<'_>], items: &[(u32, ItemState)], failed_records: &[bool]) -> Result<BatchReport, BatchError> {
+fn answer(
+    records: &[InRecord<'_>],
+    items: &[(u32, ItemState)],
+    failed_records: &[bool],
+) -> Result<BatchReport, BatchError> {
     let counts = tally(records.len(), items, failed_records);
     let first_failed_record = lowest_failed(records, failed_records);
     let mut response = KinesisEventResponse::default();
@@ -390,25 +380,22 @@ fn answer(records: &[InRecord<'_>], items: &[(u32, ItemState)], failed_records: 
         failed = counts.failed,
         "batch done"
     );
-    Ok(BatchReport {
-        counts,
-        first_failed_record,
-        response,
-    })
+    Ok(BatchReport { counts, first_failed_record, response })
 }
 
 fn log_send(sink: &str, report: &SendReport) {
     if !report.is_ok() {
-        tracing::warn!(sink, failed = report.failed.len(), error = report.last_error.as_deref().unwrap_or(""), "entries did not reach the sink");
+        tracing::warn!(
+            sink,
+            failed = report.failed.len(),
+            error = report.last_error.as_deref().unwrap_or(""),
+            "entries did not reach the sink"
+        );
     }
 }
 
 fn tally(records: usize, items: &[(u32, ItemState)], failed_records: &[bool]) -> Counts {
-    let mut counts = Counts {
-        records,
-        items: items.len(),
-        ..Counts::default()
-    };
+    let mut counts = Counts { records, items: items.len(), ..Counts::default() };
     for &(record, state) in items {
         if failed_records[record as usize] {
             counts.failed += 1;
@@ -469,10 +456,8 @@ pub fn object_key(records: &[InRecord<'_>]) -> String {
 }
 
 fn safe_key_part(s: &str) -> String {
-    let cleaned: String = s
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
-        .collect();
+    let cleaned: String =
+        s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
     if cleaned.is_empty() {
         "unknown".to_string()
     } else {
@@ -492,10 +477,7 @@ pub fn quarantine_line(coords: &Coords<'_>, reason: &str, raw: &[u8]) -> SinkRec
     out.push(b'"');
     out.extend_from_slice(base64_simd::STANDARD.encode_to_string(raw).as_bytes());
     out.extend_from_slice(b"\"}\n");
-    SinkRecord {
-        partition_key: coords.partition_key.to_string(),
-        data: out,
-    }
+    SinkRecord { partition_key: coords.partition_key.to_string(), data: out }
 }
 
 /// Appends `,"partition_key":..,"sequence_number":..,["subsequence_number":..,]"approximate_arrival":..,"shard_id":..`.

@@ -105,11 +105,7 @@ fn positive(get: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result
     };
     match value.trim().parse::<usize>() {
         Ok(n) if n > 0 => Ok(Some(n)),
-        _ => Err(ConfigError::Invalid {
-            name,
-            value,
-            problem: "expected a whole number greater than 0".into(),
-        }),
+        _ => Err(ConfigError::Invalid { name, value, problem: "expected a whole number greater than 0".into() }),
     }
 }
 

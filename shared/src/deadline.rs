@@ -15,21 +15,14 @@ pub struct Deadline {
 impl Deadline {
     /// A deadline `budget` from now.
     pub fn after(budget: Duration) -> Self {
-        Self {
-            at: Instant::now() + budget,
-        }
+        Self { at: Instant::now() + budget }
     }
 
     /// From Lambda's invocation deadline (milliseconds since the Unix epoch),
     /// keeping [`DEADLINE_SAFETY_MARGIN_MS`] back to answer.
     pub fn from_lambda_deadline_ms(deadline_ms: u64) -> Self {
-        let now_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
-        let left = deadline_ms
-            .saturating_sub(now_ms)
-            .saturating_sub(DEADLINE_SAFETY_MARGIN_MS);
+        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0);
+        let left = deadline_ms.saturating_sub(now_ms).saturating_sub(DEADLINE_SAFETY_MARGIN_MS);
         Self::after(Duration::from_millis(left))
     }
 

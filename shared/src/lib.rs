@@ -8,17 +8,17 @@
 //! Processors are plain synchronous Rust; sinks are the only code that talks to
 //! AWS. Layout and semantics: `DESIGN.md`.
 
+pub mod archive;
 pub mod aws;
+pub mod batch;
+pub mod config;
 pub mod deadline;
-pub mod limits;
-pub mod sink;
 pub mod decode;
+pub mod enrich;
 pub mod event;
 pub mod json;
-pub mod batch;
-pub mod archive;
-pub mod config;
-pub mod workload;
-pub mod enrich;
+pub mod limits;
 pub mod rules;
+pub mod sink;
 pub mod window;
+pub mod workload;

@@ -19,7 +19,13 @@ pub fn sequence_number(n: u64) -> String {
 
 /// A Lambda Kinesis event (the JSON Lambda sends) holding `records`, from
 /// `shard_id` of the stream `stream_arn`, numbered from `first_seq`.
-pub fn kinesis_event(records: &[TestRecord], shard_id: &str, stream_arn: &str, first_seq: u64, arrival: f64) -> Vec<u8> {
+pub fn kinesis_event(
+    records: &[TestRecord],
+    shard_id: &str,
+    stream_arn: &str,
+    first_seq: u64,
+    arrival: f64,
+) -> Vec<u8> {
     let records: Vec<serde_json::Value> = records
         .iter()
         .enumerate()
@@ -83,10 +89,7 @@ pub fn access_event(i: u64, target_bytes: usize) -> Vec<u8> {
 /// limit, `records` access events of about `record_bytes` each.
 pub fn reference_event(records: usize, record_bytes: usize) -> Vec<u8> {
     let recs: Vec<TestRecord> = (0..records as u64)
-        .map(|i| TestRecord {
-            partition_key: format!("user-{}", i % 997),
-            data: access_event(i, record_bytes),
-        })
+        .map(|i| TestRecord { partition_key: format!("user-{}", i % 997), data: access_event(i, record_bytes) })
         .collect();
     kinesis_event(
         &recs,

@@ -38,11 +38,7 @@ async fn run(name: &str) -> Run {
     };
     let report = app.run(&fixture(name), Deadline::after(Duration::from_secs(30))).await.unwrap();
     let parse = |lines: Vec<String>| lines.iter().map(|l| serde_json::from_str::<Value>(l).unwrap()).collect();
-    Run {
-        report,
-        archive: parse(archive.lines()),
-        quarantine: parse(quarantine.lines()),
-    }
+    Run { report, archive: parse(archive.lines()), quarantine: parse(quarantine.lines()) }
 }
 
 #[tokio::test]

@@ -62,11 +62,7 @@ async fn run(s: &Setup, payload: &[u8]) -> BatchReport {
 }
 
 fn reported(r: &BatchReport) -> Vec<String> {
-    r.response
-        .batch_item_failures
-        .iter()
-        .map(|f| f.item_identifier.clone().unwrap())
-        .collect()
+    r.response.batch_item_failures.iter().map(|f| f.item_identifier.clone().unwrap()).collect()
 }
 
 fn assert_adds_up(r: &BatchReport) {

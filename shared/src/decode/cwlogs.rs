@@ -66,10 +66,7 @@ fn data_message(envelope: Envelope) -> Message {
     let mut logs = Vec::with_capacity(envelope.log_events.len());
     let mut payloads = Vec::with_capacity(envelope.log_events.len());
     for (i, event) in envelope.log_events.into_iter().enumerate() {
-        payloads.push(Payload {
-            data: message_data(event.message),
-            log: Some(i),
-        });
+        payloads.push(Payload { data: message_data(event.message), log: Some(i) });
         logs.push(LogContext {
             log_group: envelope.log_group.clone(),
             log_stream: envelope.log_stream.clone(),
@@ -111,9 +108,7 @@ mod tests {
     #[test]
     fn data_messages_become_one_payload_per_log_event() {
         let msg = br#"{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"/aws/lambda/x","logStream":"s","subscriptionFilters":["f"],"logEvents":[{"id":"1","timestamp":1732500000000,"message":"{\"level\":\"ERROR\"}"},{"id":"2","timestamp":1732500000001,"message":"plain text\n"},{"id":"3","timestamp":1732500000002,"message":"{broken"}]}"#;
-        let Message::Data { logs, payloads } = parse(msg).unwrap().unwrap() else {
-            panic!("not data")
-        };
+        let Message::Data { logs, payloads } = parse(msg).unwrap().unwrap() else { panic!("not data") };
         assert_eq!(logs.len(), 3);
         assert_eq!(logs[1].log_group, "/aws/lambda/x");
         assert_eq!(logs[1].timestamp_ms, 1732500000001);
@@ -131,9 +126,6 @@ mod tests {
     #[test]
     fn a_broken_subscription_message_is_an_error() {
         assert!(matches!(parse(br#"{"messageType": 5}"#), Some(Err(DecodeError::CloudWatch(_)))));
-        assert!(matches!(
-            parse(br#"{"messageType":"OTHER","logEvents":[]}"#),
-            Some(Err(DecodeError::CloudWatch(_)))
-        ));
+        assert!(matches!(parse(br#"{"messageType":"OTHER","logEvents":[]}"#), Some(Err(DecodeError::CloudWatch(_)))));
     }
 }

@@ -60,10 +60,7 @@ fn check_depth(text: &str, max_depth: usize) -> Result<(), DecodeError> {
         return Ok(());
     }
     let mut de = serde_json::Deserializer::from_str(text);
-    DepthSeed { left: max_depth }
-        .deserialize(&mut de)
-        .map(|_| ())
-        .map_err(|e| error_at(&e, max_depth))
+    DepthSeed { left: max_depth }.deserialize(&mut de).map(|_| ()).map_err(|e| error_at(&e, max_depth))
 }
 
 /// JSON text may hold newlines only as insignificant white space (inside strings
@@ -81,21 +78,13 @@ const TOO_DEEP: &str = "eddy: nesting limit";
 fn error_at(e: &serde_json::Error, max_depth: usize) -> DecodeError {
     let message = e.to_string();
     if message.starts_with(TOO_DEEP) || message.starts_with("recursion limit exceeded") {
-        return DecodeError::TooDeep {
-            limit: max_depth,
-            line: e.line(),
-            column: e.column(),
-        };
+        return DecodeError::TooDeep { limit: max_depth, line: e.line(), column: e.column() };
     }
     let message = match message.rfind(" at line ") {
         Some(i) => message[..i].to_string(),
         None => message,
     };
-    DecodeError::Json {
-        message,
-        line: e.line(),
-        column: e.column(),
-    }
+    DecodeError::Json { message, line: e.line(), column: e.column() }
 }
 
 /// Walks (and discards) one value, failing once nesting passes `left`.

@@ -93,11 +93,7 @@ pub fn deaggregate(bytes: &[u8]) -> Result<Vec<UserRecord>, DecodeError> {
                         aggregate.partition_key_table.len()
                     ))
                 })?;
-            Ok(UserRecord {
-                partition_key: key.clone(),
-                subsequence_number: i as u64,
-                data: record.data,
-            })
+            Ok(UserRecord { partition_key: key.clone(), subsequence_number: i as u64, data: record.data })
         })
         .collect()
 }
@@ -122,12 +118,8 @@ pub fn aggregate(records: &[(String, Vec<u8>)]) -> Vec<u8> {
             tags: Vec::new(),
         });
     }
-    let body = AggregatedRecord {
-        partition_key_table: table,
-        explicit_hash_key_table: Vec::new(),
-        records: users,
-    }
-    .encode_to_vec();
+    let body = AggregatedRecord { partition_key_table: table, explicit_hash_key_table: Vec::new(), records: users }
+        .encode_to_vec();
     let mut out = Vec::with_capacity(MAGIC.len() + body.len() + DIGEST_LEN);
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&body);

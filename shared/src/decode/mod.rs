@@ -29,10 +29,7 @@ pub struct DecodeLimits {
 
 impl Default for DecodeLimits {
     fn default() -> Self {
-        Self {
-            max_decompressed_bytes: DEFAULT_MAX_DECOMPRESSED_BYTES,
-            max_json_depth: DEFAULT_MAX_JSON_DEPTH,
-        }
+        Self { max_decompressed_bytes: DEFAULT_MAX_DECOMPRESSED_BYTES, max_json_depth: DEFAULT_MAX_JSON_DEPTH }
     }
 }
 
@@ -142,11 +139,7 @@ pub struct Unit<'a> {
 
 impl<'a> Unit<'a> {
     fn plain(outcome: UnitOutcome<'a>) -> Self {
-        Self {
-            sub: None,
-            outcome,
-            logs: Vec::new(),
-        }
+        Self { sub: None, outcome, logs: Vec::new() }
     }
 }
 
@@ -175,11 +168,7 @@ pub fn decode_record<'a>(bytes: &'a [u8], limits: &DecodeLimits) -> Vec<Unit<'a>
         };
     }
     let (outcome, logs) = decode_unit(Cow::Borrowed(bytes), limits);
-    vec![Unit {
-        sub: None,
-        outcome,
-        logs,
-    }]
+    vec![Unit { sub: None, outcome, logs }]
 }
 
 fn quarantine(reason: DecodeError, raw: Cow<'_, [u8]>) -> UnitOutcome<'_> {
@@ -191,18 +180,11 @@ impl UnitOutcome<'_> {
     pub fn into_owned(self) -> UnitOutcome<'static> {
         match self {
             UnitOutcome::Events(payloads) => UnitOutcome::Events(
-                payloads
-                    .into_iter()
-                    .map(|p| Payload {
-                        data: p.data.into_owned(),
-                        log: p.log,
-                    })
-                    .collect(),
+                payloads.into_iter().map(|p| Payload { data: p.data.into_owned(), log: p.log }).collect(),
             ),
-            UnitOutcome::Quarantined { reason, raw } => UnitOutcome::Quarantined {
-                reason,
-                raw: Cow::Owned(raw.into_owned()),
-            },
+            UnitOutcome::Quarantined { reason, raw } => {
+                UnitOutcome::Quarantined { reason, raw: Cow::Owned(raw.into_owned()) }
+            }
             UnitOutcome::Control => UnitOutcome::Control,
         }
     }
@@ -243,35 +225,19 @@ fn decode_unit<'a>(bytes: Cow<'a, [u8]>, limits: &DecodeLimits) -> (UnitOutcome<
 }
 
 fn owned(payloads: Vec<Payload<'_>>) -> Vec<Payload<'static>> {
-    payloads
-        .into_iter()
-        .map(|p| Payload {
-            data: p.data.into_owned(),
-            log: p.log,
-        })
-        .collect()
+    payloads.into_iter().map(|p| Payload { data: p.data.into_owned(), log: p.log }).collect()
 }
 
 /// Rules 4-6: UTF-8, then JSON or plain text lines.
 pub fn decode_text<'a>(bytes: &'a [u8], limits: &DecodeLimits) -> Result<Vec<Payload<'a>>, DecodeError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| DecodeError::NotUtf8 {
-        offset: e.valid_up_to(),
-    })?;
+    let text = std::str::from_utf8(bytes).map_err(|e| DecodeError::NotUtf8 { offset: e.valid_up_to() })?;
     let payloads: Vec<Payload<'a>> = if json::looks_like_json(text) {
         json::objects(text, limits.max_json_depth)?
             .into_iter()
-            .map(|raw| Payload {
-                data: Data::Json(raw),
-                log: None,
-            })
+            .map(|raw| Payload { data: Data::Json(raw), log: None })
             .collect()
     } else {
-        text::lines(text)
-            .map(|line| Payload {
-                data: Data::Text(Cow::Borrowed(line)),
-                log: None,
-            })
-            .collect()
+        text::lines(text).map(|line| Payload { data: Data::Text(Cow::Borrowed(line)), log: None }).collect()
     };
     if payloads.is_empty() {
         return Err(DecodeError::Empty);

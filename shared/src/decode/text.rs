@@ -2,9 +2,7 @@
 
 /// The non-blank lines of `text`, without their line endings.
 pub fn lines(text: &str) -> impl Iterator<Item = &str> {
-    text.lines()
-        .map(|line| line.trim_end_matches('\r'))
-        .filter(|line| !line.trim().is_empty())
+    text.lines().map(|line| line.trim_end_matches('\r')).filter(|line| !line.trim().is_empty())
 }
 
 #[cfg(test)]

@@ -21,9 +21,7 @@ pub const FIELDS: [&str; 14] = [
     "log_status",
 ];
 
-const NUMERIC: [bool; 14] = [
-    true, false, false, false, false, true, true, true, true, true, true, true, false, false,
-];
+const NUMERIC: [bool; 14] = [true, false, false, false, false, true, true, true, true, true, true, true, false, false];
 
 /// The line as a JSON object, if it is a version 2 default-format flow log record.
 pub fn parse_line(line: &str) -> Option<String> {
@@ -61,7 +59,9 @@ mod tests {
 
     #[test]
     fn an_accepted_flow_becomes_named_fields_with_numbers() {
-        let got = parse_line("2 123456789012 eni-0a1b 10.0.1.5 10.0.2.9 443 49152 6 10 840 1732500000 1732500060 ACCEPT OK").unwrap();
+        let got =
+            parse_line("2 123456789012 eni-0a1b 10.0.1.5 10.0.2.9 443 49152 6 10 840 1732500000 1732500060 ACCEPT OK")
+                .unwrap();
         let v: serde_json::Value = serde_json::from_str(&got).unwrap();
         assert_eq!(v["srcaddr"], "10.0.1.5");
         assert_eq!(v["dstport"], 49152);

@@ -20,11 +20,7 @@ impl DirSink {
     /// A sink named `name` writing under `root/name/`; gzip-compressed when `gzip`.
     pub fn new(root: &Path, name: impl Into<String>, gzip: bool) -> Self {
         let name = name.into();
-        Self {
-            dir: root.join(&name),
-            name,
-            gzip,
-        }
+        Self { dir: root.join(&name), name, gzip }
     }
 
     /// The folder this sink writes into.
@@ -40,10 +36,7 @@ impl DirSink {
 
     fn write(&self, batch: SinkBatch<'_>) -> Result<(), SinkError> {
         let path = self.path_for(batch.key);
-        let io = |source| SinkError::Io {
-            path: path.display().to_string(),
-            source,
-        };
+        let io = |source| SinkError::Io { path: path.display().to_string(), source };
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(io)?;
         }
@@ -97,7 +90,9 @@ mod tests {
         let root = tempdir("plain");
         let sink = DirSink::new(&root, "archive", false);
         let recs = records();
-        let report = sink.send(SinkBatch { key: "2024/01/02/shard-1", records: &recs }, Deadline::after(Duration::from_secs(1))).await;
+        let report = sink
+            .send(SinkBatch { key: "2024/01/02/shard-1", records: &recs }, Deadline::after(Duration::from_secs(1)))
+            .await;
         assert!(report.is_ok());
         let text = std::fs::read_to_string(root.join("archive/2024/01/02/shard-1.ndjson")).unwrap();
         assert_eq!(text, "{\"x\":1}\n{\"x\":2}\n");

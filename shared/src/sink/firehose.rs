@@ -39,11 +39,7 @@ pub struct FirehoseSink {
 impl FirehoseSink {
     /// A sink named `archive` putting records into `delivery_stream` (its name).
     pub fn new(client: aws_sdk_firehose::Client, delivery_stream: impl Into<String>) -> Self {
-        Self {
-            client,
-            delivery_stream: delivery_stream.into(),
-            name: "archive".to_string(),
-        }
+        Self { client, delivery_stream: delivery_stream.into(), name: "archive".to_string() }
     }
 
     /// Renames the sink (for logs and outcome counters).
@@ -62,11 +58,7 @@ impl FirehoseSink {
     async fn put(&self, records: &[SinkRecord], pending: Vec<usize>) -> AttemptResult {
         let entries = pending
             .iter()
-            .map(|&i| {
-                Record::builder()
-                    .data(Blob::new(records[i].data.clone()))
-                    .build()
-            })
+            .map(|&i| Record::builder().data(Blob::new(records[i].data.clone())).build())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| format!("firehose: cannot build a record: {e}"))?;
         let output = self
@@ -76,18 +68,9 @@ impl FirehoseSink {
             .set_records(Some(entries))
             .send()
             .await
-            .map_err(|e| {
-                format!(
-                    "firehose PutRecordBatch to {}: {}",
-                    self.delivery_stream,
-                    DisplayErrorContext(&e)
-                )
-            })?;
+            .map_err(|e| format!("firehose PutRecordBatch to {}: {}", self.delivery_stream, DisplayErrorContext(&e)))?;
         let responses = output.request_responses();
-        let failed = rejected_positions(
-            responses.iter().map(|r| r.error_code().is_some()),
-            pending.len(),
-        );
+        let failed = rejected_positions(responses.iter().map(|r| r.error_code().is_some()), pending.len());
         if let Some(first) = responses.iter().find(|r| r.error_code().is_some()) {
             tracing::warn!(
                 sink = %self.name,
@@ -153,8 +136,7 @@ impl Sink for FirehoseSink {
                 report.failed.extend(pending);
                 continue;
             }
-            let (failed, error) =
-                retry_failed_entries(pending, deadline, |p| self.put(records, p)).await;
+            let (failed, error) = retry_failed_entries(pending, deadline, |p| self.put(records, p)).await;
             give_up = !failed.is_empty();
             report.failed.extend(failed);
             if error.is_some() {
@@ -184,38 +166,19 @@ mod tests {
     type Requests = Arc<Mutex<Vec<Vec<Vec<u8>>>>>;
 
     fn records(n: usize) -> Vec<SinkRecord> {
-        (0..n)
-            .map(|i| SinkRecord {
-                partition_key: format!("k{i}"),
-                data: format!("r{i}").into_bytes(),
-            })
-            .collect()
+        (0..n).map(|i| SinkRecord { partition_key: format!("k{i}"), data: format!("r{i}").into_bytes() }).collect()
     }
 
     fn data_of(req: &PutRecordBatchInput) -> Vec<Vec<u8>> {
-        req.records()
-            .iter()
-            .map(|r| r.data().as_ref().to_vec())
-            .collect()
+        req.records().iter().map(|r| r.data().as_ref().to_vec()).collect()
     }
 
     fn strings(requests: &[Vec<Vec<u8>>]) -> Vec<Vec<String>> {
-        requests
-            .iter()
-            .map(|r| {
-                r.iter()
-                    .map(|d| String::from_utf8_lossy(d).into_owned())
-                    .collect()
-            })
-            .collect()
+        requests.iter().map(|r| r.iter().map(|d| String::from_utf8_lossy(d).into_owned()).collect()).collect()
     }
 
     /// A 200 response for `data`, rejecting the entries `reject(call, data)` says.
-    fn respond(
-        data: &[Vec<u8>],
-        call: usize,
-        reject: &dyn Fn(usize, &[u8]) -> bool,
-    ) -> PutRecordBatchOutput {
+    fn respond(data: &[Vec<u8>], call: usize, reject: &dyn Fn(usize, &[u8]) -> bool) -> PutRecordBatchOutput {
         let mut failed = 0;
         let mut builder = PutRecordBatchOutput::builder();
         for (i, d) in data.iter().enumerate() {
@@ -226,9 +189,7 @@ mod tests {
                     .error_message("Slow down.")
                     .build()
             } else {
-                PutRecordBatchResponseEntry::builder()
-                    .record_id(format!("id-{call}-{i}"))
-                    .build()
+                PutRecordBatchResponseEntry::builder().record_id(format!("id-{call}-{i}")).build()
             };
             builder = builder.request_responses(entry);
         }
@@ -239,23 +200,19 @@ mod tests {
     fn rule(reject: impl Fn(usize, &[u8]) -> bool + Send + Sync + 'static) -> (Rule, Requests) {
         let requests: Requests = Arc::default();
         let seen = requests.clone();
-        let rule =
-            mock!(aws_sdk_firehose::Client::put_record_batch).then_compute_output(move |req| {
-                assert_eq!(req.delivery_stream_name(), Some("raw-archive"));
-                let data = data_of(req);
-                let mut seen = seen.lock().unwrap();
-                let call = seen.len();
-                seen.push(data.clone());
-                respond(&data, call, &reject)
-            });
+        let rule = mock!(aws_sdk_firehose::Client::put_record_batch).then_compute_output(move |req| {
+            assert_eq!(req.delivery_stream_name(), Some("raw-archive"));
+            let data = data_of(req);
+            let mut seen = seen.lock().unwrap();
+            let call = seen.len();
+            seen.push(data.clone());
+            respond(&data, call, &reject)
+        });
         (rule, requests)
     }
 
     fn sink(rule: &Rule) -> FirehoseSink {
-        FirehoseSink::new(
-            mock_client!(aws_sdk_firehose, RuleMode::MatchAny, [rule]),
-            "raw-archive",
-        )
+        FirehoseSink::new(mock_client!(aws_sdk_firehose, RuleMode::MatchAny, [rule]), "raw-archive")
     }
 
     fn minute() -> Deadline {
@@ -274,33 +231,16 @@ mod tests {
 
     #[test]
     fn missing_response_entries_count_as_rejected() {
-        assert_eq!(
-            rejected_positions([false, true, false].into_iter(), 3),
-            vec![1]
-        );
-        assert_eq!(
-            rejected_positions([false, true].into_iter(), 4),
-            vec![1, 2, 3]
-        );
-        assert_eq!(
-            rejected_positions([true, false, true].into_iter(), 2),
-            vec![0]
-        );
+        assert_eq!(rejected_positions([false, true, false].into_iter(), 3), vec![1]);
+        assert_eq!(rejected_positions([false, true].into_iter(), 4), vec![1, 2, 3]);
+        assert_eq!(rejected_positions([true, false, true].into_iter(), 2), vec![0]);
     }
 
     #[tokio::test]
     async fn splits_1001_records_into_500_500_1_in_order() {
         let (rule, requests) = rule(|_, _| false);
         let recs = records(1001);
-        let report = sink(&rule)
-            .send(
-                SinkBatch {
-                    key: "k",
-                    records: &recs,
-                },
-                minute(),
-            )
-            .await;
+        let report = sink(&rule).send(SinkBatch { key: "k", records: &recs }, minute()).await;
         assert_eq!(report, SendReport::default());
         let requests = requests.lock().unwrap();
         let sizes: Vec<usize> = requests.iter().map(Vec::len).collect();
@@ -315,26 +255,12 @@ mod tests {
         let (rule, requests) = rule(|_, _| false);
         // five records of exactly the 1,000 KiB per-record limit: four fit in 4 MiB, the fifth does not
         let recs: Vec<SinkRecord> = (0..5u8)
-            .map(|i| SinkRecord {
-                partition_key: String::new(),
-                data: vec![b'a' + i; FIREHOSE.max_record_bytes],
-            })
+            .map(|i| SinkRecord { partition_key: String::new(), data: vec![b'a' + i; FIREHOSE.max_record_bytes] })
             .collect();
-        let report = sink(&rule)
-            .send(
-                SinkBatch {
-                    key: "k",
-                    records: &recs,
-                },
-                minute(),
-            )
-            .await;
+        let report = sink(&rule).send(SinkBatch { key: "k", records: &recs }, minute()).await;
         assert!(report.is_ok(), "{report:?}");
         let requests = requests.lock().unwrap();
-        let shape: Vec<(usize, usize)> = requests
-            .iter()
-            .map(|r| (r.len(), r.iter().map(Vec::len).sum()))
-            .collect();
+        let shape: Vec<(usize, usize)> = requests.iter().map(|r| (r.len(), r.iter().map(Vec::len).sum())).collect();
         assert_eq!(shape, vec![(4, 4 * 1_024_000), (1, 1_024_000)]);
         // the first request is as full as the limit allows: one more record would not fit
         assert!(shape[0].1 <= FIREHOSE.max_request_bytes);
@@ -347,25 +273,11 @@ mod tests {
         // first call: r1 and r3 are rejected (FailedPutCount = 2); then everything succeeds
         let (rule, requests) = rule(|call, d| call == 0 && (d == b"r1" || d == b"r3"));
         let recs = records(5);
-        let report = sink(&rule)
-            .send(
-                SinkBatch {
-                    key: "k",
-                    records: &recs,
-                },
-                minute(),
-            )
-            .await;
+        let report = sink(&rule).send(SinkBatch { key: "k", records: &recs }, minute()).await;
         assert!(report.is_ok(), "{report:?}");
         // the rejection of the first attempt is kept for the logs
-        assert_eq!(
-            report.last_error.as_deref(),
-            Some("2 entries failed in a successful response")
-        );
-        assert_eq!(
-            strings(&requests.lock().unwrap()),
-            vec![vec!["r0", "r1", "r2", "r3", "r4"], vec!["r1", "r3"]]
-        );
+        assert_eq!(report.last_error.as_deref(), Some("2 entries failed in a successful response"));
+        assert_eq!(strings(&requests.lock().unwrap()), vec![vec!["r0", "r1", "r2", "r3", "r4"], vec!["r1", "r3"]]);
     }
 
     #[tokio::test(start_paused = true)]
@@ -373,22 +285,11 @@ mod tests {
         let (rule, requests) = rule(|_, d| d == b"r2" || d == b"r5");
         let recs = records(8);
         let started = tokio::time::Instant::now();
-        let report = sink(&rule)
-            .send(
-                SinkBatch {
-                    key: "k",
-                    records: &recs,
-                },
-                Deadline::after(Duration::from_secs(5)),
-            )
-            .await;
+        let report =
+            sink(&rule).send(SinkBatch { key: "k", records: &recs }, Deadline::after(Duration::from_secs(5))).await;
         assert_eq!(report.failed, vec![2, 5]);
         assert!(report.last_error.is_some());
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "{:?}",
-            started.elapsed()
-        );
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
         let requests = strings(&requests.lock().unwrap());
         assert!(requests.len() > 2, "retried only {} times", requests.len());
         assert_eq!(requests[0].len(), 8);
@@ -401,36 +302,19 @@ mod tests {
     async fn a_request_error_fails_the_chunk_without_a_sink_retry() {
         let requests: Requests = Arc::default();
         let seen = requests.clone();
-        let rule =
-            mock!(aws_sdk_firehose::Client::put_record_batch).then_compute_response(move |req| {
-                seen.lock().unwrap().push(data_of(req));
-                MockResponse::<PutRecordBatchOutput, _>::Error(
-                    PutRecordBatchError::ServiceUnavailableException(
-                        ServiceUnavailableException::builder()
-                            .message("try later")
-                            .build(),
-                    ),
-                )
-            });
+        let rule = mock!(aws_sdk_firehose::Client::put_record_batch).then_compute_response(move |req| {
+            seen.lock().unwrap().push(data_of(req));
+            MockResponse::<PutRecordBatchOutput, _>::Error(PutRecordBatchError::ServiceUnavailableException(
+                ServiceUnavailableException::builder().message("try later").build(),
+            ))
+        });
         let recs = records(7);
-        let report = sink(&rule)
-            .send(
-                SinkBatch {
-                    key: "k",
-                    records: &recs,
-                },
-                minute(),
-            )
-            .await;
+        let report = sink(&rule).send(SinkBatch { key: "k", records: &recs }, minute()).await;
         assert_eq!(report.failed, (0..7).collect::<Vec<_>>());
         let error = report.last_error.unwrap();
         assert!(error.contains("ServiceUnavailableException"), "{error}");
         assert!(error.contains("raw-archive"), "{error}");
-        assert_eq!(
-            requests.lock().unwrap().len(),
-            1,
-            "the sink retried a request-level error"
-        );
+        assert_eq!(requests.lock().unwrap().len(), 1, "the sink retried a request-level error");
         assert_eq!(rule.num_calls(), 1);
     }
 
@@ -439,35 +323,21 @@ mod tests {
         // 501 records: the first chunk gets a request-level error; the second is not sent
         let requests: Requests = Arc::default();
         let seen = requests.clone();
-        let rule =
-            mock!(aws_sdk_firehose::Client::put_record_batch).then_compute_response(move |req| {
-                let data = data_of(req);
-                seen.lock().unwrap().push(data.clone());
-                if data[0] == b"r0" {
-                    MockResponse::Error(PutRecordBatchError::ServiceUnavailableException(
-                        ServiceUnavailableException::builder()
-                            .message("try later")
-                            .build(),
-                    ))
-                } else {
-                    MockResponse::Output(respond(&data, 1, &|_, _| false))
-                }
-            });
+        let rule = mock!(aws_sdk_firehose::Client::put_record_batch).then_compute_response(move |req| {
+            let data = data_of(req);
+            seen.lock().unwrap().push(data.clone());
+            if data[0] == b"r0" {
+                MockResponse::Error(PutRecordBatchError::ServiceUnavailableException(
+                    ServiceUnavailableException::builder().message("try later").build(),
+                ))
+            } else {
+                MockResponse::Output(respond(&data, 1, &|_, _| false))
+            }
+        });
         let recs = records(501);
-        let report = sink(&rule)
-            .send(
-                SinkBatch {
-                    key: "k",
-                    records: &recs,
-                },
-                minute(),
-            )
-            .await;
+        let report = sink(&rule).send(SinkBatch { key: "k", records: &recs }, minute()).await;
         assert_eq!(report.failed, (0..501).collect::<Vec<_>>());
-        assert!(report
-            .last_error
-            .unwrap()
-            .contains("ServiceUnavailableException"));
+        assert!(report.last_error.unwrap().contains("ServiceUnavailableException"));
         let sizes: Vec<usize> = requests.lock().unwrap().iter().map(Vec::len).collect();
         assert_eq!(sizes, vec![500]);
     }
@@ -477,39 +347,20 @@ mod tests {
         // r0 is always rejected, so the first chunk retries it until the deadline
         let (rule, requests) = rule(|_, d| d == b"r0");
         let recs = records(501);
-        let report = sink(&rule)
-            .send(
-                SinkBatch {
-                    key: "k",
-                    records: &recs,
-                },
-                Deadline::after(Duration::from_secs(3)),
-            )
-            .await;
+        let report =
+            sink(&rule).send(SinkBatch { key: "k", records: &recs }, Deadline::after(Duration::from_secs(3))).await;
         assert_eq!(report.failed, vec![0, 500]);
         let requests = strings(&requests.lock().unwrap());
         assert_eq!(requests[0].len(), 500);
         assert!(requests.len() > 1);
-        assert!(
-            requests[1..].iter().all(|r| r == &vec!["r0"]),
-            "{:?}",
-            &requests[1..]
-        );
+        assert!(requests[1..].iter().all(|r| r == &vec!["r0"]), "{:?}", &requests[1..]);
     }
 
     #[tokio::test(start_paused = true)]
     async fn nothing_is_sent_once_the_deadline_has_passed() {
         let (rule, requests) = rule(|_, _| false);
         let recs = records(3);
-        let report = sink(&rule)
-            .send(
-                SinkBatch {
-                    key: "k",
-                    records: &recs,
-                },
-                Deadline::after(Duration::ZERO),
-            )
-            .await;
+        let report = sink(&rule).send(SinkBatch { key: "k", records: &recs }, Deadline::after(Duration::ZERO)).await;
         assert_eq!(report.failed, vec![0, 1, 2]);
         assert!(report.last_error.unwrap().contains("deadline"));
         assert!(requests.lock().unwrap().is_empty());
@@ -520,15 +371,7 @@ mod tests {
         let (rule, requests) = rule(|_, _| false);
         let mut recs = records(3);
         recs[1].data = vec![b'x'; FIREHOSE.max_record_bytes + 1];
-        let report = sink(&rule)
-            .send(
-                SinkBatch {
-                    key: "k",
-                    records: &recs,
-                },
-                minute(),
-            )
-            .await;
+        let report = sink(&rule).send(SinkBatch { key: "k", records: &recs }, minute()).await;
         assert_eq!(report.failed, vec![1]);
         assert!(report.last_error.unwrap().contains("exceeds"));
         let sent: Vec<String> = strings(&requests.lock().unwrap()).concat();
@@ -538,15 +381,7 @@ mod tests {
     #[tokio::test]
     async fn an_empty_batch_sends_nothing() {
         let (rule, requests) = rule(|_, _| false);
-        let report = sink(&rule)
-            .send(
-                SinkBatch {
-                    key: "k",
-                    records: &[],
-                },
-                minute(),
-            )
-            .await;
+        let report = sink(&rule).send(SinkBatch { key: "k", records: &[] }, minute()).await;
         assert!(report.is_ok());
         assert!(requests.lock().unwrap().is_empty());
         assert_eq!(rule.num_calls(), 0);

@@ -50,11 +50,7 @@ impl KinesisSink {
     pub fn new(client: aws_sdk_kinesis::Client, stream: impl Into<String>) -> Self {
         let stream = stream.into();
         let name = stream.rsplit('/').next().unwrap_or(&stream).to_string();
-        Self {
-            client,
-            stream,
-            name,
-        }
+        Self { client, stream, name }
     }
 
     /// Renames the sink (for logs and outcome counters).
@@ -98,18 +94,12 @@ impl KinesisSink {
         } else {
             request.stream_name(&self.stream)
         };
-        let output = request.send().await.map_err(|e| {
-            format!(
-                "kinesis PutRecords to {}: {}",
-                self.stream,
-                DisplayErrorContext(&e)
-            )
-        })?;
+        let output = request
+            .send()
+            .await
+            .map_err(|e| format!("kinesis PutRecords to {}: {}", self.stream, DisplayErrorContext(&e)))?;
         let results = output.records();
-        let failed = rejected_positions(
-            results.iter().map(|r| r.error_code().is_some()),
-            pending.len(),
-        );
+        let failed = rejected_positions(results.iter().map(|r| r.error_code().is_some()), pending.len());
         if let Some(first) = results.iter().find(|r| r.error_code().is_some()) {
             tracing::warn!(
                 sink = %self.name,
@@ -175,8 +165,7 @@ impl Sink for KinesisSink {
                 report.failed.extend(pending);
                 continue;
             }
-            let (failed, error) =
-                retry_failed_entries(pending, deadline, |p| self.put(records, p)).await;
+            let (failed, error) = retry_failed_entries(pending, deadline, |p| self.put(records, p)).await;
             give_up = !failed.is_empty();
             report.failed.extend(failed);
             if error.is_some() {
@@ -195,9 +184,7 @@ mod tests {
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
-    use aws_sdk_kinesis::operation::put_records::{
-        PutRecordsError, PutRecordsInput, PutRecordsOutput,
-    };
+    use aws_sdk_kinesis::operation::put_records::{PutRecordsError, PutRecordsInput, PutRecordsOutput};
     use aws_sdk_kinesis::types::error::ProvisionedThroughputExceededException;
     use aws_sdk_kinesis::types::PutRecordsResultEntry;
     use aws_smithy_mocks::{mock, mock_client, MockResponse, Rule, RuleMode};
@@ -214,10 +201,7 @@ mod tests {
 
     fn records(n: usize) -> Vec<SinkRecord> {
         (0..n)
-            .map(|i| SinkRecord {
-                partition_key: format!("user-{}", i % 3),
-                data: format!("r{i}").into_bytes(),
-            })
+            .map(|i| SinkRecord { partition_key: format!("user-{}", i % 3), data: format!("r{i}").into_bytes() })
             .collect()
     }
 
@@ -274,10 +258,7 @@ mod tests {
     }
 
     fn sink(rule: &Rule, stream: &str) -> KinesisSink {
-        KinesisSink::new(
-            mock_client!(aws_sdk_kinesis, RuleMode::MatchAny, [rule]),
-            stream,
-        )
+        KinesisSink::new(mock_client!(aws_sdk_kinesis, RuleMode::MatchAny, [rule]), stream)
     }
 
     fn minute() -> Deadline {
@@ -285,17 +266,12 @@ mod tests {
     }
 
     fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
-        v.iter()
-            .map(|(k, d)| (k.to_string(), d.to_string()))
-            .collect()
+        v.iter().map(|(k, d)| (k.to_string(), d.to_string())).collect()
     }
 
     #[test]
     fn entry_bytes_count_data_and_partition_key() {
-        let r = SinkRecord {
-            partition_key: "héllo".into(),
-            data: vec![0; 10],
-        };
+        let r = SinkRecord { partition_key: "héllo".into(), data: vec![0; 10] };
         assert_eq!(kinesis_entry_bytes(&r), 16);
     }
 
@@ -316,42 +292,19 @@ mod tests {
         // first call: r1 and r4 are rejected (FailedRecordCount = 2); then everything succeeds
         let (rule, requests) = rule(|call, d| call == 0 && (d == "r1" || d == "r4"));
         let recs = records(5);
-        let report = sink(&rule, "enriched")
-            .send(
-                SinkBatch {
-                    key: "k",
-                    records: &recs,
-                },
-                minute(),
-            )
-            .await;
+        let report = sink(&rule, "enriched").send(SinkBatch { key: "k", records: &recs }, minute()).await;
         assert!(report.is_ok(), "{report:?}");
         // the rejection of the first attempt is kept for the logs
-        assert_eq!(
-            report.last_error.as_deref(),
-            Some("2 entries failed in a successful response")
-        );
+        assert_eq!(report.last_error.as_deref(), Some("2 entries failed in a successful response"));
         let requests = requests.lock().unwrap();
         assert_eq!(requests.len(), 2);
         assert_eq!(
             requests[0].entries,
-            pairs(&[
-                ("user-0", "r0"),
-                ("user-1", "r1"),
-                ("user-2", "r2"),
-                ("user-0", "r3"),
-                ("user-1", "r4"),
-            ])
+            pairs(&[("user-0", "r0"), ("user-1", "r1"), ("user-2", "r2"), ("user-0", "r3"), ("user-1", "r4"),])
         );
-        assert_eq!(
-            requests[1].entries,
-            pairs(&[("user-1", "r1"), ("user-1", "r4")])
-        );
+        assert_eq!(requests[1].entries, pairs(&[("user-1", "r1"), ("user-1", "r4")]));
         for r in requests.iter() {
-            assert_eq!(
-                (r.name.as_deref(), r.arn.as_deref()),
-                (Some("enriched"), None)
-            );
+            assert_eq!((r.name.as_deref(), r.arn.as_deref()), (Some("enriched"), None));
         }
     }
 
@@ -361,13 +314,7 @@ mod tests {
         let recs = records(6);
         let started = tokio::time::Instant::now();
         let report = sink(&rule, "enriched")
-            .send(
-                SinkBatch {
-                    key: "k",
-                    records: &recs,
-                },
-                Deadline::after(Duration::from_secs(4)),
-            )
+            .send(SinkBatch { key: "k", records: &recs }, Deadline::after(Duration::from_secs(4)))
             .await;
         assert_eq!(report.failed, vec![0, 3]);
         assert!(started.elapsed() < Duration::from_secs(4));
@@ -383,15 +330,7 @@ mod tests {
         let (rule, requests) = rule(|_, _| false);
         let arn = "arn:aws:kinesis:us-east-1:123456789012:stream/alerts";
         let recs = records(2);
-        let report = sink(&rule, arn)
-            .send(
-                SinkBatch {
-                    key: "k",
-                    records: &recs,
-                },
-                minute(),
-            )
-            .await;
+        let report = sink(&rule, arn).send(SinkBatch { key: "k", records: &recs }, minute()).await;
         assert!(report.is_ok());
         let requests = requests.lock().unwrap();
         assert_eq!(requests[0].arn.as_deref(), Some(arn));
@@ -404,28 +343,15 @@ mod tests {
         // limit, but whose data plus keys (6 x 2 bytes more) does not.
         let (rule, requests) = rule(|_, _| false);
         let recs: Vec<SinkRecord> = (0..6)
-            .map(|i| SinkRecord {
-                partition_key: format!("k{i}"),
-                data: vec![b'a' + i as u8; 873_813],
-            })
+            .map(|i| SinkRecord { partition_key: format!("k{i}"), data: vec![b'a' + i as u8; 873_813] })
             .collect();
         assert!(recs.iter().map(|r| r.data.len()).sum::<usize>() <= KINESIS.max_request_bytes);
         assert!(recs.iter().map(kinesis_entry_bytes).sum::<usize>() > KINESIS.max_request_bytes);
-        let report = sink(&rule, "enriched")
-            .send(
-                SinkBatch {
-                    key: "k",
-                    records: &recs,
-                },
-                minute(),
-            )
-            .await;
+        let report = sink(&rule, "enriched").send(SinkBatch { key: "k", records: &recs }, minute()).await;
         assert!(report.is_ok(), "{report:?}");
         let requests = requests.lock().unwrap();
-        let keys: Vec<Vec<&str>> = requests
-            .iter()
-            .map(|r| r.entries.iter().map(|(k, _)| k.as_str()).collect())
-            .collect();
+        let keys: Vec<Vec<&str>> =
+            requests.iter().map(|r| r.entries.iter().map(|(k, _)| k.as_str()).collect()).collect();
         assert_eq!(keys, vec![vec!["k0", "k1", "k2", "k3", "k4"], vec!["k5"]]);
     }
 
@@ -433,22 +359,9 @@ mod tests {
     async fn splits_1001_records_into_500_500_1() {
         let (rule, requests) = rule(|_, _| false);
         let recs = records(1001);
-        let report = sink(&rule, "enriched")
-            .send(
-                SinkBatch {
-                    key: "k",
-                    records: &recs,
-                },
-                minute(),
-            )
-            .await;
+        let report = sink(&rule, "enriched").send(SinkBatch { key: "k", records: &recs }, minute()).await;
         assert!(report.is_ok());
-        let sizes: Vec<usize> = requests
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|r| r.entries.len())
-            .collect();
+        let sizes: Vec<usize> = requests.lock().unwrap().iter().map(|r| r.entries.len()).collect();
         assert_eq!(sizes, vec![500, 500, 1]);
     }
 
@@ -459,15 +372,7 @@ mod tests {
         recs[1].partition_key = String::new();
         recs[2].partition_key = "k".repeat(KINESIS_MAX_PARTITION_KEY_CHARS + 1);
         recs[3].data = vec![b'x'; KINESIS.max_record_bytes - recs[3].partition_key.len() + 1];
-        let report = sink(&rule, "enriched")
-            .send(
-                SinkBatch {
-                    key: "k",
-                    records: &recs,
-                },
-                minute(),
-            )
-            .await;
+        let report = sink(&rule, "enriched").send(SinkBatch { key: "k", records: &recs }, minute()).await;
         assert_eq!(report.failed, vec![1, 2, 3]);
         let requests = requests.lock().unwrap();
         assert_eq!(requests.len(), 1);
@@ -480,24 +385,12 @@ mod tests {
         let seen = requests.clone();
         let rule = mock!(aws_sdk_kinesis::Client::put_records).then_compute_response(move |req| {
             seen.lock().unwrap().push(sent(req));
-            MockResponse::<PutRecordsOutput, _>::Error(
-                PutRecordsError::ProvisionedThroughputExceededException(
-                    ProvisionedThroughputExceededException::builder()
-                        .message("Rate exceeded")
-                        .build(),
-                ),
-            )
+            MockResponse::<PutRecordsOutput, _>::Error(PutRecordsError::ProvisionedThroughputExceededException(
+                ProvisionedThroughputExceededException::builder().message("Rate exceeded").build(),
+            ))
         });
         let recs = records(3);
-        let report = sink(&rule, "enriched")
-            .send(
-                SinkBatch {
-                    key: "k",
-                    records: &recs,
-                },
-                minute(),
-            )
-            .await;
+        let report = sink(&rule, "enriched").send(SinkBatch { key: "k", records: &recs }, minute()).await;
         assert_eq!(report.failed, vec![0, 1, 2]);
         let error = report.last_error.unwrap();
         assert!(error.contains("ProvisionedThroughputExceeded"), "{error}");

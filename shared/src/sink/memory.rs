@@ -29,20 +29,12 @@ struct State {
 impl MemorySink {
     /// A sink named `name` that keeps every record it is sent.
     pub fn new(name: impl Into<String>) -> Self {
-        Self {
-            name: name.into(),
-            keep: true,
-            ..Self::default()
-        }
+        Self { name: name.into(), keep: true, ..Self::default() }
     }
 
     /// A sink that only counts (for benchmarks: no copies kept).
     pub fn counting(name: impl Into<String>) -> Self {
-        Self {
-            name: name.into(),
-            keep: false,
-            ..Self::default()
-        }
+        Self { name: name.into(), keep: false, ..Self::default() }
     }
 
     /// Declares the limits of the service this sink stands in for.
@@ -63,10 +55,7 @@ impl MemorySink {
 
     /// The data of every record received so far, as UTF-8 lines without the newline.
     pub fn lines(&self) -> Vec<String> {
-        self.records()
-            .iter()
-            .map(|r| String::from_utf8_lossy(&r.data).trim_end_matches('\n').to_string())
-            .collect()
+        self.records().iter().map(|r| String::from_utf8_lossy(&r.data).trim_end_matches('\n').to_string()).collect()
     }
 
     /// The keys of the batches received, in order.
@@ -99,10 +88,8 @@ impl Sink for MemorySink {
         let mut report = SendReport::default();
         let mut kept = Vec::new();
         for (i, record) in batch.records.iter().enumerate() {
-            let failing = state
-                .fail_payloads
-                .iter_mut()
-                .find(|(needle, left)| **left > 0 && contains(&record.data, needle));
+            let failing =
+                state.fail_payloads.iter_mut().find(|(needle, left)| **left > 0 && contains(&record.data, needle));
             if let Some((_, left)) = failing {
                 *left -= 1;
                 report.failed.push(i);

@@ -56,10 +56,7 @@ pub struct SendReport {
 impl SendReport {
     /// Every entry in `0..n` failed with `error`.
     pub fn all_failed(n: usize, error: impl Into<String>) -> Self {
-        Self {
-            failed: (0..n).collect(),
-            last_error: Some(error.into()),
-        }
+        Self { failed: (0..n).collect(), last_error: Some(error.into()) }
     }
 
     /// Whether every entry arrived.
@@ -83,10 +80,7 @@ pub fn ndjson_bytes(records: &[SinkRecord], gzip: bool) -> std::io::Result<Vec<u
     }
     if gzip {
         // one write of the whole text: cheaper than feeding the encoder line by line
-        let mut gz = flate2::write::GzEncoder::new(
-            Vec::with_capacity(bytes.len() / 4),
-            flate2::Compression::fast(),
-        );
+        let mut gz = flate2::write::GzEncoder::new(Vec::with_capacity(bytes.len() / 4), flate2::Compression::fast());
         gz.write_all(&bytes)?;
         bytes = gz.finish()?;
     }

@@ -45,10 +45,8 @@ where
         match attempt(pending.clone()).await {
             Err(e) => return (pending, Some(e)),
             Ok(failed_positions) => {
-                let mut still: Vec<usize> = failed_positions
-                    .into_iter()
-                    .filter_map(|p| pending.get(p).copied())
-                    .collect();
+                let mut still: Vec<usize> =
+                    failed_positions.into_iter().filter_map(|p| pending.get(p).copied()).collect();
                 still.sort_unstable();
                 still.dedup();
                 if !still.is_empty() {
@@ -108,10 +106,11 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn gives_up_at_the_deadline_and_reports_what_failed() {
-        let (failed, err) = retry_failed_entries(vec![5, 6, 7], Deadline::after(Duration::from_millis(500)), |p| async move {
-            Ok((0..p.len()).filter(|i| i % 2 == 0).collect())
-        })
-        .await;
+        let (failed, err) =
+            retry_failed_entries(vec![5, 6, 7], Deadline::after(Duration::from_millis(500)), |p| async move {
+                Ok((0..p.len()).filter(|i| i % 2 == 0).collect())
+            })
+            .await;
         // position 0 always fails: [5,6,7] -> [5,7] -> [5] -> ... until the deadline
         assert_eq!(failed, vec![5]);
         assert!(err.is_some());

@@ -31,25 +31,10 @@ impl S3Sink {
     /// for a folder. The sink is named after the prefix's last folder
     /// (`quarantine/` -> `quarantine`, as [`DirSink`](super::DirSink) lays out
     /// its files), or `s3` without one; see [`S3Sink::with_name`].
-    pub fn new(
-        client: aws_sdk_s3::Client,
-        bucket: impl Into<String>,
-        prefix: impl Into<String>,
-        gzip: bool,
-    ) -> Self {
+    pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>, prefix: impl Into<String>, gzip: bool) -> Self {
         let prefix = prefix.into();
-        let name = prefix
-            .split('/')
-            .rfind(|s| !s.is_empty())
-            .unwrap_or("s3")
-            .to_string();
-        Self {
-            client,
-            bucket: bucket.into(),
-            prefix,
-            name,
-            gzip,
-        }
+        let name = prefix.split('/').rfind(|s| !s.is_empty()).unwrap_or("s3").to_string();
+        Self { client, bucket: bucket.into(), prefix, name, gzip }
     }
 
     /// Renames the sink (for logs and outcome counters).
@@ -73,11 +58,7 @@ impl S3Sink {
         let key = self.object_key(batch.key);
         let body = ndjson_bytes(batch.records, self.gzip)
             .map_err(|e| format!("s3: cannot encode s3://{}/{key}: {e}", self.bucket))?;
-        let content_type = if self.gzip {
-            "application/gzip"
-        } else {
-            "application/x-ndjson"
-        };
+        let content_type = if self.gzip { "application/gzip" } else { "application/x-ndjson" };
         self.client
             .put_object()
             .bucket(&self.bucket)
@@ -86,13 +67,7 @@ impl S3Sink {
             .body(ByteStream::from(body))
             .send()
             .await
-            .map_err(|e| {
-                format!(
-                    "s3 PutObject s3://{}/{key}: {}",
-                    self.bucket,
-                    DisplayErrorContext(&e)
-                )
-            })?;
+            .map_err(|e| format!("s3 PutObject s3://{}/{key}: {}", self.bucket, DisplayErrorContext(&e)))?;
         Ok(())
     }
 }
@@ -132,14 +107,8 @@ mod tests {
 
     fn records() -> Vec<SinkRecord> {
         vec![
-            SinkRecord {
-                partition_key: "a".into(),
-                data: b"{\"x\":1}\n".to_vec(),
-            },
-            SinkRecord {
-                partition_key: "b".into(),
-                data: b"{\"x\":2}".to_vec(),
-            },
+            SinkRecord { partition_key: "a".into(), data: b"{\"x\":1}\n".to_vec() },
+            SinkRecord { partition_key: "b".into(), data: b"{\"x\":2}".to_vec() },
         ]
     }
 
@@ -171,11 +140,7 @@ mod tests {
     fn names_come_from_the_prefix() {
         let (rule, _) = recording_rule();
         let client = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&rule]);
-        let named = |prefix: &str| {
-            S3Sink::new(client.clone(), "b", prefix, false)
-                .name()
-                .to_string()
-        };
+        let named = |prefix: &str| S3Sink::new(client.clone(), "b", prefix, false).name().to_string();
         assert_eq!(named("quarantine/"), "quarantine");
         assert_eq!(named("reports/minute/"), "minute");
         assert_eq!(named("raw"), "raw");
@@ -191,23 +156,14 @@ mod tests {
         let (rule, puts) = recording_rule();
         let recs = records();
         let report = sink(&rule, false)
-            .send(
-                SinkBatch {
-                    key: "2024/05/01/13/shardId-000000000000-4954",
-                    records: &recs,
-                },
-                second(),
-            )
+            .send(SinkBatch { key: "2024/05/01/13/shardId-000000000000-4954", records: &recs }, second())
             .await;
         assert_eq!(report, SendReport::default());
         let puts = puts.lock().unwrap();
         assert_eq!(puts.len(), 1);
         let (bucket, key, content_type, body) = &puts[0];
         assert_eq!(bucket, "eddy-data");
-        assert_eq!(
-            key,
-            "quarantine/2024/05/01/13/shardId-000000000000-4954.ndjson"
-        );
+        assert_eq!(key, "quarantine/2024/05/01/13/shardId-000000000000-4954.ndjson");
         assert_eq!(content_type, "application/x-ndjson");
         assert_eq!(String::from_utf8_lossy(body), "{\"x\":1}\n{\"x\":2}\n");
     }
@@ -216,15 +172,7 @@ mod tests {
     async fn gzip_objects_decompress_to_the_lines() {
         let (rule, puts) = recording_rule();
         let recs = records();
-        let report = sink(&rule, true)
-            .send(
-                SinkBatch {
-                    key: "k/1",
-                    records: &recs,
-                },
-                second(),
-            )
-            .await;
+        let report = sink(&rule, true).send(SinkBatch { key: "k/1", records: &recs }, second()).await;
         assert!(report.is_ok());
         let puts = puts.lock().unwrap();
         let (_, key, content_type, body) = &puts[0];
@@ -232,35 +180,19 @@ mod tests {
         assert_eq!(content_type, "application/gzip");
         assert_eq!(&body[..2], &[0x1f, 0x8b]);
         let mut text = String::new();
-        flate2::read::GzDecoder::new(&body[..])
-            .read_to_string(&mut text)
-            .unwrap();
+        flate2::read::GzDecoder::new(&body[..]).read_to_string(&mut text).unwrap();
         assert_eq!(text, "{\"x\":1}\n{\"x\":2}\n");
     }
 
     #[tokio::test]
     async fn an_error_fails_every_entry() {
-        let rule = mock!(aws_sdk_s3::Client::put_object).then_error(|| {
-            PutObjectError::InvalidRequest(
-                InvalidRequest::builder().message("no such bucket").build(),
-            )
-        });
+        let rule = mock!(aws_sdk_s3::Client::put_object)
+            .then_error(|| PutObjectError::InvalidRequest(InvalidRequest::builder().message("no such bucket").build()));
         let recs = records();
-        let report = sink(&rule, false)
-            .send(
-                SinkBatch {
-                    key: "k",
-                    records: &recs,
-                },
-                second(),
-            )
-            .await;
+        let report = sink(&rule, false).send(SinkBatch { key: "k", records: &recs }, second()).await;
         assert_eq!(report.failed, vec![0, 1]);
         let error = report.last_error.unwrap();
-        assert!(
-            error.contains("s3://eddy-data/quarantine/k.ndjson"),
-            "{error}"
-        );
+        assert!(error.contains("s3://eddy-data/quarantine/k.ndjson"), "{error}");
         assert!(error.contains("no such bucket"), "{error}");
         assert_eq!(rule.num_calls(), 1);
     }
@@ -268,15 +200,7 @@ mod tests {
     #[tokio::test]
     async fn an_empty_batch_writes_no_object() {
         let (rule, puts) = recording_rule();
-        let report = sink(&rule, true)
-            .send(
-                SinkBatch {
-                    key: "k",
-                    records: &[],
-                },
-                second(),
-            )
-            .await;
+        let report = sink(&rule, true).send(SinkBatch { key: "k", records: &[] }, second()).await;
         assert!(report.is_ok());
         assert!(puts.lock().unwrap().is_empty());
         assert_eq!(rule.num_calls(), 0);
