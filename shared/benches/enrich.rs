@@ -1,0 +1,3 @@
+//! The enrich handler benchmark (being written).
+
+fn main() {}
