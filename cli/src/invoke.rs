@@ -16,6 +16,8 @@ use eddy::deadline::Deadline;
 pub enum Function {
     /// Raw stream -> Firehose archive and quarantine.
     Archive,
+    /// Enriched stream -> alerts stream, by the rules in EDDY_RULES_FILE.
+    Filter,
 }
 
 /// Lambda's default timeout for the stack's functions; invocations get this budget.
@@ -43,6 +45,25 @@ pub async fn run(function: Function, event: &Path, out: &Path, repeat: Option<us
             };
             let response = app.handle(&payload, Deadline::after(INVOKE_BUDGET)).await?;
             println!("{}", serde_json::to_string(&response)?);
+        }
+        Function::Filter => {
+            let config = eddy::rules::FilterConfig::from_env()?;
+            if let Some(n) = repeat {
+                let app = eddy::rules::Filter::in_memory(config.load_rules()?, config.limits);
+                return repeat_invocations(n, || async {
+                    let report = app.run(&payload, Deadline::after(INVOKE_BUDGET)).await?;
+                    Ok(report.counts.records)
+                })
+                .await;
+            }
+            let app = if config.alerts_stream.is_some() {
+                eddy::rules::Filter::with_aws(&config, &eddy::aws::load_config().await)?
+            } else {
+                eddy::rules::Filter::with_dir(&config, out)?
+            };
+            let report = app.run(&payload, Deadline::after(INVOKE_BUDGET)).await?;
+            eprintln!("alerts={} dropped={:?}", report.counts.delivered, report.counts.dropped_by_reason);
+            println!("{}", serde_json::to_string(&report.response)?);
         }
     }
     Ok(())

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 mod invoke;
+mod rules;
 
 /// Eddy: serverless stream processors, run locally.
 #[derive(Debug, Parser)]
@@ -31,6 +32,11 @@ enum Command {
         #[arg(long)]
         repeat: Option<usize>,
     },
+    /// Checks rule files and turns them into Lambda FilterCriteria.
+    Rules {
+        #[command(subcommand)]
+        command: rules::RulesCommand,
+    },
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -41,5 +47,6 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Invoke { function, event, out, repeat } => invoke::run(function, &event, &out, repeat).await,
+        Command::Rules { command } => rules::run(command),
     }
 }

@@ -1,0 +1,3 @@
+//! The filter handler benchmark (being written).
+
+fn main() {}
