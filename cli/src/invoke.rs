@@ -16,8 +16,12 @@ use eddy::deadline::Deadline;
 pub enum Function {
     /// Raw stream -> Firehose archive and quarantine.
     Archive,
+    /// Raw stream -> enriched stream (EDDY_GEO_DB, EDDY_ASN_DB, EDDY_SERVICE_CATALOG, ...).
+    Enrich,
     /// Enriched stream -> alerts stream, by the rules in EDDY_RULES_FILE.
     Filter,
+    /// Enriched stream -> window reports (tumbling windows; EDDY_GROUP_BY, EDDY_METRICS, ...).
+    Aggregate,
 }
 
 /// Lambda's default timeout for the stack's functions; invocations get this budget.
@@ -46,6 +50,31 @@ pub async fn run(function: Function, event: &Path, out: &Path, repeat: Option<us
             let response = app.handle(&payload, Deadline::after(INVOKE_BUDGET)).await?;
             println!("{}", serde_json::to_string(&response)?);
         }
+        Function::Enrich => {
+            use eddy::enrich::{Enrich, EnrichConfig, Enricher};
+            let config = EnrichConfig::from_env()?;
+            let to_aws = config.enriched_stream.is_some();
+            let sdk = if to_aws || config.uses_s3() { Some(eddy::aws::load_config().await) } else { None };
+            if let (true, Some(sdk)) = (to_aws && repeat.is_none(), &sdk) {
+                let app = Enrich::with_aws(&config, sdk).await?;
+                let response = app.handle(&payload, Deadline::after(INVOKE_BUDGET)).await?;
+                println!("{}", serde_json::to_string(&response)?);
+                return Ok(());
+            }
+            let enricher = Enricher::load(&config, sdk.as_ref().map(eddy::aws::s3_client).as_ref()).await?;
+            if let Some(n) = repeat {
+                let app = Enrich::in_memory(enricher, config.limits, config.cache_entries);
+                return repeat_invocations(n, || async {
+                    let report = app.run(&payload, Deadline::after(INVOKE_BUDGET)).await?;
+                    Ok(report.counts.records)
+                })
+                .await;
+            }
+            let app = Enrich::with_dir(&config, out, enricher);
+            let report = app.run(&payload, Deadline::after(INVOKE_BUDGET)).await?;
+            eprintln!("enriched={} quarantined={}", report.counts.delivered, report.counts.quarantined);
+            println!("{}", serde_json::to_string(&report.response)?);
+        }
         Function::Filter => {
             let config = eddy::rules::FilterConfig::from_env()?;
             if let Some(n) = repeat {
@@ -64,6 +93,33 @@ pub async fn run(function: Function, event: &Path, out: &Path, repeat: Option<us
             let report = app.run(&payload, Deadline::after(INVOKE_BUDGET)).await?;
             eprintln!("alerts={} dropped={:?}", report.counts.delivered, report.counts.dropped_by_reason);
             println!("{}", serde_json::to_string(&report.response)?);
+        }
+        Function::Aggregate => {
+            let config = eddy::window::AggregateConfig::from_env()?;
+            if let Some(n) = repeat {
+                let app = eddy::window::Aggregate::in_memory(config);
+                return repeat_invocations(n, || async {
+                    let outcome = app.run(&payload, Deadline::after(INVOKE_BUDGET)).await?;
+                    Ok(outcome.counts.records)
+                })
+                .await;
+            }
+            let app = if config.reports_bucket.is_some() {
+                eddy::window::Aggregate::with_aws(config, &eddy::aws::load_config().await)?
+            } else {
+                eddy::window::Aggregate::with_dir(config, out)
+            };
+            let outcome = app.run(&payload, Deadline::after(INVOKE_BUDGET)).await?;
+            let t = &outcome.state.totals;
+            eprintln!(
+                "events={} late={} groups={} state_bytes={} report={}",
+                t.events,
+                t.late,
+                outcome.state.groups.len(),
+                outcome.state_bytes,
+                outcome.report.as_ref().map_or("-", |(key, _)| key.as_str())
+            );
+            println!("{}", serde_json::to_string(&outcome.response)?);
         }
     }
     Ok(())

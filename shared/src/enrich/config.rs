@@ -100,6 +100,14 @@ impl EnrichConfig {
         Self::from_lookup(|k| std::env::var(k).ok())
     }
 
+    /// Whether a lookup is configured as an S3 object (init then needs an S3 client).
+    pub fn uses_s3(&self) -> bool {
+        [&self.geo_db, &self.asn_db, &self.service_catalog]
+            .into_iter()
+            .flatten()
+            .any(|l| matches!(l, Location::S3 { .. }))
+    }
+
     /// The enriched stream, or the error naming the variable to set.
     pub fn require_enriched_stream(&self) -> Result<&str, ConfigError> {
         self.enriched_stream.as_deref().ok_or(ConfigError::Missing(ENRICHED_STREAM))
@@ -191,6 +199,8 @@ mod tests {
         assert_eq!(c.service_catalog.as_ref().unwrap().to_string(), "s3://cfg/catalog/services.json");
         assert_eq!(c.cache_entries, 0);
         assert_eq!(c.require_quarantine().unwrap().prefix, "quarantine/");
+        assert!(c.uses_s3());
+        assert!(!EnrichConfig::from_lookup(lookup(&[(GEO_DB, "/opt/a.mmdb")])).unwrap().uses_s3());
     }
 
     #[test]
