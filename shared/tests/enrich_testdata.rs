@@ -316,3 +316,20 @@ fn the_test_databases_answer_as_designed() {
     assert_eq!(look("10.0.0.1"), None);
     assert_eq!(look("127.0.0.1"), None);
 }
+
+/// Writes DESIGN.md's reference batch to `target/reference-batch.json`, for
+/// `eddy invoke enrich --event target/reference-batch.json --repeat 20`:
+///
+/// ```sh
+/// cargo test -p eddy --test enrich_testdata -- --ignored write_the_reference_batch
+/// ```
+#[test]
+#[ignore = "writes a 6 MB file on request"]
+fn write_the_reference_batch() {
+    let path = root().join("target/reference-batch.json");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let event =
+        eddy::workload::reference_event(eddy::workload::REFERENCE_RECORDS, eddy::workload::REFERENCE_RECORD_BYTES);
+    std::fs::write(&path, event).unwrap();
+    eprintln!("wrote {}", path.display());
+}
