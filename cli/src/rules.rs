@@ -26,12 +26,17 @@ pub enum RulesCommand {
     },
 }
 
-/// Runs one `eddy rules` subcommand.
+/// Runs one `eddy rules` subcommand; on failure prints `error: ...` and exits with 1.
 pub fn run(command: RulesCommand) -> anyhow::Result<()> {
-    match command {
+    let result = match command {
         RulesCommand::Check { file } => check(&file),
         RulesCommand::FilterCriteria { file, max_filters } => criteria(&file, max_filters as usize),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
     }
+    Ok(())
 }
 
 fn load(file: &Path) -> anyhow::Result<RuleSet> {

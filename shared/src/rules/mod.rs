@@ -54,12 +54,12 @@ pub use parse::Format;
 #[derive(Debug, thiserror::Error)]
 pub enum RuleError {
     /// The file cannot be read.
-    #[error("cannot read the rules file {path}: {source}")]
+    #[error("cannot read the rules file {path}: {error}")]
     Io {
         /// The file.
         path: String,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The text is not valid YAML / JSON, or not the file's shape (`rules:` list).
     #[error("{0}")]
@@ -78,12 +78,12 @@ pub enum RuleError {
         message: String,
     },
     /// An error in a named file.
-    #[error("{file}: {source}")]
+    #[error("{file}: {error}")]
     InFile {
         /// The file.
         file: String,
         /// The error.
-        source: Box<RuleError>,
+        error: Box<RuleError>,
     },
 }
 
@@ -157,9 +157,9 @@ impl RuleSet {
     /// errors start with the file's path.
     pub fn load(path: &Path) -> Result<Self, RuleError> {
         let text = std::fs::read_to_string(path)
-            .map_err(|source| RuleError::Io { path: path.display().to_string(), source })?;
+            .map_err(|error| RuleError::Io { path: path.display().to_string(), error })?;
         Self::parse(&text, Format::of_path(path))
-            .map_err(|e| RuleError::InFile { file: path.display().to_string(), source: Box::new(e) })
+            .map_err(|e| RuleError::InFile { file: path.display().to_string(), error: Box::new(e) })
     }
 
     /// Validates and compiles rule-file text.
