@@ -11,6 +11,7 @@
 //! - [`report`]: the window report (NDJSON lines) written on the final invoke.
 //! - [`handler`]: `KinesisTimeWindowEvent` in, state and `batchItemFailures` out.
 //! - [`config`]: the `EDDY_*` variables.
+//! - [`workload`]: building tumbling-window events (tests, fixtures, benchmarks).
 //!
 //! ```
 //! use eddy::window::aggregate::{AggregateProcessor, Plan, Verdict, Window};
@@ -35,6 +36,7 @@ pub mod handler;
 pub mod report;
 pub mod sketch;
 pub mod state;
+pub mod workload;
 
 pub use aggregate::{AggregateProcessor, Plan, Verdict, Window};
 pub use config::AggregateConfig;

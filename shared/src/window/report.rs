@@ -5,6 +5,11 @@
 //! the number of groups). Every line carries the `report` id (window and
 //! shard) and its `line` number, so a consumer can drop the duplicates a
 //! retried final invoke may put into the stream.
+//!
+//! The summary's `folded` says what the group cap (or the state budget) sent
+//! to the `__other__` group: `events`, exactly, and `groups`, the approximate
+//! number of distinct group keys that had events folded (a key can also have
+//! a group of its own, for the events that came while there was room).
 
 use chrono::{DateTime, Datelike, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
@@ -120,7 +125,6 @@ pub fn report_lines(state: &WindowState, config: &AggregateConfig, ctx: &ReportC
         }
     }
     let t = &state.totals;
-    let other_events = state.other.as_ref().map_or(0, |g| g.count);
     let mut lines = vec![json!({
         "type": "summary",
         "report": id,
@@ -141,11 +145,7 @@ pub fn report_lines(state: &WindowState, config: &AggregateConfig, ctx: &ReportC
         "time_from_arrival": t.time_from_arrival,
         "state_resets": t.state_resets,
         "groups": state.groups.len() + usize::from(state.other.is_some()),
-        "folded": {
-            "groups": state.folded.keys.estimate(),
-            "events": state.folded.events,
-            "other_events": other_events,
-        },
+        "folded": {"groups": state.folded.keys.estimate(), "events": state.folded.events},
         "edges": state.edges.len() + usize::from(state.other_edge.is_some()),
         "folded_edges": {"edges": state.folded_edges.keys.estimate(), "calls": state.folded_edges.events},
         "buckets": buckets.iter().map(|(b, n)| json!({"start": rfc3339(*b), "events": n})).collect::<Vec<_>>(),

@@ -75,9 +75,25 @@ impl Quantiles {
         (self.count() > 0).then(|| self.sum() / self.count() as f64)
     }
 
-    /// The `q` quantile (0..=1), within 1% of a value of the input.
+    /// The `q` quantile (0..=1) by nearest rank (the value of rank ⌈q·n⌉, so
+    /// p99 of two values is the larger), within 1% of that value; exact at
+    /// the extremes (the min and max are kept exactly).
     pub fn quantile(&self, q: f64) -> Option<f64> {
-        self.0.quantile(q).ok().flatten()
+        let n = self.count();
+        if n == 0 || !(0.0..=1.0).contains(&q) {
+            return None;
+        }
+        let rank = ((q * n as f64).ceil() as u64).clamp(1, n) - 1;
+        if rank == 0 {
+            return self.min();
+        }
+        if rank == n - 1 {
+            return self.max();
+        }
+        // DDSketch ranks by ⌊q'·(n-1)⌋: aim at the middle of the wanted rank
+        let q = (rank as f64 + 0.5) / (n - 1) as f64;
+        let value = self.0.quantile(q).ok().flatten()?;
+        Some(value.clamp(self.min()?, self.max()?))
     }
 
     /// The encoded bytes (DDSketch binary format).
@@ -321,6 +337,24 @@ mod tests {
             let got = q.quantile(p).unwrap();
             assert!((got - want).abs() / want <= 0.011, "p{p}: {got} vs {want}");
         }
+    }
+
+    #[test]
+    fn given_few_values_when_asking_quantiles_then_nearest_rank_is_used() {
+        let mut q = Quantiles::new();
+        for v in [80.0, 120.0] {
+            q.add(v);
+        }
+        assert_eq!((q.quantile(0.5), q.quantile(0.99)), (Some(80.0), Some(120.0)));
+        let mut q = Quantiles::new();
+        for v in [1.0, 2.0, 3.0, 4.0, 1000.0] {
+            q.add(v);
+        }
+        let p50 = q.quantile(0.5).unwrap();
+        assert!((p50 - 3.0).abs() <= 0.03, "{p50}");
+        assert_eq!(q.quantile(0.9), Some(1000.0));
+        assert_eq!(Quantiles::new().quantile(0.5), None);
+        assert_eq!(q.quantile(1.5), None);
     }
 
     #[test]

@@ -9,8 +9,9 @@
 //! - every summary in a group has a bounded size (DDSketch bins, HyperLogLog
 //!   registers, top-k counters, values clipped to 256 bytes);
 //! - [`WindowState::encode`] checks the encoded size against
-//!   [`STATE_BUDGET_BYTES`] and, while it is over, folds the smaller half of the
-//!   groups (or edges) into `__other__`, reported like any other fold.
+//!   [`STATE_BUDGET_BYTES`] and, while it is over, folds the smallest groups
+//!   (or edges) into `__other__`, as many as the excess asks, reported like
+//!   any other fold.
 //!
 //! Encoding: postcard (compact binary, varints) -> zlib (its Adler-32 checksum
 //! rejects a damaged state) -> base64, under the state map key [`STATE_KEY`].
@@ -422,13 +423,16 @@ impl WindowState {
         self.folded_edges.keys.insert(key);
     }
 
-    /// Folds the smaller half of the groups (fewest events; ties by key) or,
-    /// when edges outnumber groups, of the edges into `__other__`.
-    fn shed(&mut self) {
+    /// Folds the smallest groups (fewest events; ties by key) or, when edges
+    /// outnumber groups, the smallest edges into `__other__`, keeping about
+    /// `keep` (0..1) of them, and always folding at least one.
+    fn shed(&mut self, keep: f64) {
+        let kept = |len: usize| ((len as f64 * keep) as usize).min(len.saturating_sub(1));
         if self.groups.len() >= self.edges.len() {
             let mut keys: Vec<(u64, String)> = self.groups.iter().map(|(k, g)| (g.count, k.clone())).collect();
             keys.sort();
-            for (_, key) in keys.into_iter().take(self.groups.len().div_ceil(2)) {
+            let fold = keys.len() - kept(keys.len());
+            for (_, key) in keys.into_iter().take(fold) {
                 if let Some(g) = self.groups.remove(&key) {
                     self.fold_group(&key, &g);
                 }
@@ -436,7 +440,8 @@ impl WindowState {
         } else {
             let mut keys: Vec<(u64, String)> = self.edges.iter().map(|(k, e)| (e.calls, k.clone())).collect();
             keys.sort();
-            for (_, key) in keys.into_iter().take(self.edges.len().div_ceil(2)) {
+            let fold = keys.len() - kept(keys.len());
+            for (_, key) in keys.into_iter().take(fold) {
                 if let Some(e) = self.edges.remove(&key) {
                     self.fold_edge(&key, &e);
                 }
@@ -498,7 +503,8 @@ impl WindowState {
                 groups = self.groups.len(),
                 "window state over budget: folding groups"
             );
-            self.shed();
+            // keep the share of groups that should fit, with a 10% margin
+            self.shed(0.9 * budget as f64 / text.len() as f64);
         }
     }
 
