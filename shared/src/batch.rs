@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 
 use aws_lambda_events::streams::{KinesisBatchItemFailure, KinesisEventResponse};
 use chrono::{DateTime, Datelike, Timelike, Utc};
-use serde::Deserialize;
 
 use crate::deadline::Deadline;
 use crate::decode::{decode_record, DecodeLimits, Payload, UnitOutcome};
@@ -46,42 +45,14 @@ pub struct InRecord<'a> {
     /// Arrival time in seconds since the Unix epoch.
     pub approximate_arrival: f64,
     /// The record's bytes, base64-encoded as Lambda sends them.
-    pub data: Cow<'a, str>,
-}
-
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    #[serde(rename = "Records", borrow, default)]
-    records: Vec<EnvelopeRecord<'a>>,
-}
-
-#[derive(Deserialize)]
-struct EnvelopeRecord<'a> {
-    #[serde(borrow)]
-    kinesis: EnvelopeKinesis<'a>,
-    #[serde(rename = "eventID", borrow, default)]
-    event_id: Cow<'a, str>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct EnvelopeKinesis<'a> {
-    #[serde(borrow)]
-    data: Cow<'a, str>,
-    #[serde(borrow, default)]
-    partition_key: Cow<'a, str>,
-    #[serde(borrow, default)]
-    sequence_number: Cow<'a, str>,
-    #[serde(default)]
-    approximate_arrival_timestamp: f64,
+    pub data: Cow<'a, [u8]>,
 }
 
 /// Parses a Lambda Kinesis event (or tumbling-window event) without copying
 /// the records' data.
 pub fn parse_kinesis_event(payload: &[u8]) -> Result<Vec<InRecord<'_>>, BatchError> {
-    let envelope: Envelope<'_> = serde_json::from_slice(payload).map_err(|e| BatchError::Envelope(e.to_string()))?;
-    Ok(envelope
-        .records
+    let records = crate::envelope::read_records(payload).map_err(BatchError::Envelope)?;
+    Ok(records
         .into_iter()
         .map(|r| {
             let shard_id = match r.event_id {
@@ -90,10 +61,10 @@ pub fn parse_kinesis_event(payload: &[u8]) -> Result<Vec<InRecord<'_>>, BatchErr
             };
             InRecord {
                 shard_id,
-                sequence_number: r.kinesis.sequence_number,
-                partition_key: r.kinesis.partition_key,
-                approximate_arrival: r.kinesis.approximate_arrival_timestamp,
-                data: r.kinesis.data,
+                sequence_number: r.sequence_number,
+                partition_key: r.partition_key,
+                approximate_arrival: r.approximate_arrival,
+                data: r.data,
             }
         })
         .collect())
@@ -283,7 +254,7 @@ impl Driver<'_> {
             };
             if decode_base64(&record.data, &mut scratch).is_err() {
                 let item = staged.add(index, ItemState::Quarantined);
-                staged.quarantine(item, &base, "data is not valid base64", record.data.as_bytes());
+                staged.quarantine(item, &base, "data is not valid base64", &record.data);
                 continue;
             }
             for unit in decode_record(&scratch, &self.limits) {
@@ -427,10 +398,9 @@ pub fn compare_sequence(a: &str, b: &str) -> std::cmp::Ordering {
     a.len().cmp(&b.len()).then_with(|| a.cmp(b))
 }
 
-fn decode_base64(text: &str, out: &mut Vec<u8>) -> Result<(), base64_simd::Error> {
+fn decode_base64(bytes: &[u8], out: &mut Vec<u8>) -> Result<(), base64_simd::Error> {
     out.clear();
     let b64 = base64_simd::STANDARD;
-    let bytes = text.as_bytes();
     out.resize(b64.estimated_decoded_length(bytes.len()), 0);
     let n = b64.decode(bytes, base64_simd::Out::from_slice(out))?.len();
     out.truncate(n);

@@ -22,3 +22,4 @@ pub mod rules;
 pub mod sink;
 pub mod window;
 pub mod workload;
+pub mod envelope;

@@ -26,6 +26,12 @@ pub fn objects(text: &str, max_depth: usize) -> Result<Vec<Cow<'_, str>>, Decode
 }
 
 fn stream_objects(text: &str, max_depth: usize) -> Result<Vec<Cow<'_, str>>, DecodeError> {
+    // the common case, one object per record, without the stream machinery
+    match serde_json::from_str::<&RawValue>(text) {
+        Ok(raw) => return Ok(vec![object_text(raw.get(), 0, max_depth)?]),
+        Err(e) if !e.to_string().starts_with("trailing characters") => return Err(error_at(&e, max_depth)),
+        Err(_) => {}
+    }
     let mut out = Vec::new();
     for (index, raw) in serde_json::Deserializer::from_str(text).into_iter::<&RawValue>().enumerate() {
         let raw = raw.map_err(|e| error_at(&e, max_depth))?;
