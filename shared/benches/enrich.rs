@@ -6,8 +6,10 @@
 //! - `reference_batch_6MB`: a warm function (lookup caches filled by earlier batches);
 //! - `reference_batch_6MB_no_cache`: caches off, every user agent classified and
 //!   every geo record decoded per event (the cost a cold function pays once);
-//! - `reference_batch_6MB_lookups_off`: no database or catalog (fields normalised, user agents still parsed).
+//! - `reference_batch_6MB_lookups_off`: no database or catalog (fields normalised, user agents still parsed);
+//! - `processor_only_6700_events`: the processor alone on the batch's events, decoded beforehand.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -15,8 +17,9 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use eddy::deadline::Deadline;
 use eddy::decode::DecodeLimits;
 use eddy::enrich::config::DEFAULT_CACHE_ENTRIES;
-use eddy::enrich::{Catalog, Enrich, Enricher, Geo, GeoDb};
-use eddy::workload::{reference_event, REFERENCE_RECORDS, REFERENCE_RECORD_BYTES};
+use eddy::enrich::{Catalog, Enrich, EnrichProcessor, EnrichState, Enricher, Geo, GeoDb};
+use eddy::event::{Coords, Data, Event};
+use eddy::workload::{access_event, reference_event, REFERENCE_RECORDS, REFERENCE_RECORD_BYTES};
 
 fn testdata(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/enrich").join(name);
@@ -57,5 +60,41 @@ fn enrich_reference_batch(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, enrich_reference_batch);
+/// The processor alone on the reference batch's events (decoded beforehand):
+/// what enrich adds to the driver's decoding and sending.
+fn enrich_processor_only(c: &mut Criterion) {
+    let texts: Vec<String> = (0..REFERENCE_RECORDS as u64)
+        .map(|i| String::from_utf8(access_event(i, REFERENCE_RECORD_BYTES)).expect("UTF-8"))
+        .collect();
+    let events: Vec<Event<'_>> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, text)| Event {
+            coords: Coords {
+                record: i,
+                shard_id: "shardId-000000000000",
+                sequence_number: "49590338271490256608559692538361571095921575980000000001",
+                subsequence_number: None,
+                partition_key: "user-1",
+                approximate_arrival: 1_732_496_400.0,
+            },
+            data: Data::Json(Cow::Borrowed(text)),
+            log: None,
+        })
+        .collect();
+    let enricher = lookups();
+    let mut state = EnrichState::new(DEFAULT_CACHE_ENTRIES);
+    let mut group = c.benchmark_group("enrich");
+    group.throughput(Throughput::Elements(REFERENCE_RECORDS as u64));
+    group.measurement_time(Duration::from_secs(6));
+    group.bench_function("processor_only_6700_events", |b| {
+        b.iter(|| {
+            let mut p = EnrichProcessor::new(&enricher, &mut state);
+            events.iter().map(|e| p.enrich(e).len()).sum::<usize>()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, enrich_reference_batch, enrich_processor_only);
 criterion_main!(benches);

@@ -12,16 +12,16 @@
 //! Each entry is rendered once, at load, as the `"service":{"name":..,...}`
 //! member enrich appends, so a hit costs one hash lookup and a copy.
 
-use std::collections::HashMap;
-
 use serde_json::{Map, Value};
 
 use crate::json::{write_key, write_str};
 
+use super::cache::FastMap;
+
 /// Service name -> the rendered `"service":{...}` member.
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
-    entries: HashMap<Box<str>, Box<[u8]>>,
+    entries: FastMap<Box<str>, Box<[u8]>>,
 }
 
 /// Why a catalog file was refused.

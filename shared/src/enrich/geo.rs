@@ -231,6 +231,9 @@ impl Geo {
 /// with a port (`1.2.3.4:5678`, `[2001:db8::1]:443`) or as the first entry of
 /// an `X-Forwarded-For` list; IPv4-mapped IPv6 addresses become IPv4.
 pub fn parse_ip(text: &str) -> Option<IpAddr> {
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        return Some(ip.to_canonical());
+    }
     let first = text.split(',').next()?.trim();
     let ip = first.parse::<IpAddr>().ok().or_else(|| {
         if let Some(rest) = first.strip_prefix('[') {

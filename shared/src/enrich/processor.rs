@@ -73,7 +73,7 @@ impl<'a> EnrichProcessor<'a> {
             Data::Text(_) => None,
         };
         let fields = match object.map(|text| (text, scan(text, &mut self.members))) {
-            Some((text, Ok(fields))) => Some((text, fields)),
+            Some((text, Some(fields))) => Some((text, fields)),
             _ => {
                 self.members.clear();
                 None
@@ -93,7 +93,7 @@ impl<'a> EnrichProcessor<'a> {
                 true
             }
         };
-        let tail = if kept { &self.tail[..] } else { &self.tail[1..] };
+        let tail = if kept { &self.tail[..] } else { self.tail.get(1..).unwrap_or_default() };
         out.extend_from_slice(tail);
         out.push(b'}');
         out
@@ -117,21 +117,32 @@ impl<'a> EnrichProcessor<'a> {
         tail.clear();
         let log = event.log;
 
-        tail.extend_from_slice(b",\"id\":");
+        // `id`, `kind` and `source` strings stay where they are in the payload
         match (&f.id, log) {
-            (Some(Scalar::Str(id)), _) => write_str(tail, id),
-            (Some(Scalar::Number(n)), _) => write_str(tail, n),
-            (None, Some(log)) if !log.id.is_empty() => write_str(tail, &log.id),
-            (None, _) => write_derived_id(tail, event, nth),
+            (Some(Scalar::Str(_)), _) => {}
+            (Some(Scalar::Number(n)), _) => {
+                tail.extend_from_slice(b",\"id\":");
+                write_str(tail, n);
+            }
+            (None, Some(log)) if !log.id.is_empty() => {
+                tail.extend_from_slice(b",\"id\":");
+                write_str(tail, &log.id);
+            }
+            (None, _) => {
+                tail.extend_from_slice(b",\"id\":");
+                write_derived_id(tail, event, nth);
+            }
         }
-
-        tail.extend_from_slice(b",\"kind\":");
-        let default_kind = if log.is_some() || matches!(event.data, Data::Text(_)) { "log" } else { "event" };
-        write_str(tail, f.kind.as_deref().unwrap_or(default_kind));
-
-        tail.extend_from_slice(b",\"source\":");
-        let source = f.source.as_deref().or(f.service.as_deref()).or(log.map(|l| l.log_group.as_str()));
-        write_str(tail, source.unwrap_or(UNKNOWN_SOURCE));
+        if f.kind.is_none() {
+            tail.extend_from_slice(b",\"kind\":");
+            let default_kind = if log.is_some() || matches!(event.data, Data::Text(_)) { "log" } else { "event" };
+            write_str(tail, default_kind);
+        }
+        if f.source.is_none() {
+            tail.extend_from_slice(b",\"source\":");
+            let source = f.service.as_deref().or(log.map(|l| l.log_group.as_str()));
+            write_str(tail, source.unwrap_or(UNKNOWN_SOURCE));
+        }
 
         let event_time = f.time.as_ref().and_then(parse_time).map(|t| (t, TimeSource::Event));
         let log_time = || {
@@ -251,13 +262,16 @@ fn copy_kept(text: &str, members: &[Member], written: Written, out: &mut Vec<u8>
     let inner_end = text.len() - 1;
     let mut from = 1;
     let mut kept = false;
+    let bytes = text.as_bytes();
     let mut piece = |from: usize, to: usize, out: &mut Vec<u8>| {
-        let segment = text[from..to].trim_matches(|c: char| c == ',' || c.is_ascii_whitespace());
+        let segment = bytes.get(from..to).unwrap_or_default().trim_ascii();
+        let segment = segment.strip_prefix(b",").unwrap_or(segment).trim_ascii_start();
+        let segment = segment.strip_suffix(b",").unwrap_or(segment).trim_ascii_end();
         if !segment.is_empty() {
             if kept {
                 out.push(b',');
             }
-            out.extend_from_slice(segment.as_bytes());
+            out.extend_from_slice(segment);
             kept = true;
         }
     };
