@@ -258,6 +258,11 @@ fn entry_matches(m: &Value, value: Option<&Value>) -> bool {
     }
 }
 
+/// A value's JSON text: Lambda compares values, numbers included, as text.
+fn as_text(v: &Value) -> String {
+    v.to_string()
+}
+
 fn scalar_matches(m: &Value, v: &Value) -> bool {
     match m {
         Value::Object(o) if o.contains_key("numeric") => {
@@ -279,10 +284,10 @@ fn scalar_matches(m: &Value, v: &Value) -> bool {
         }
         Value::Object(o) if o.contains_key("anything-but") => {
             // compared as text, as Lambda does: 300 and 300.0 differ
-            !o["anything-but"].as_array().unwrap().iter().any(|x| x.to_string() == v.to_string())
+            !o["anything-but"].as_array().unwrap().iter().any(|x| as_text(x) == as_text(v))
         }
         Value::Object(o) => panic!("unexpected matcher {o:?}"),
-        exact => exact.to_string() == v.to_string(),
+        exact => as_text(exact) == as_text(v),
     }
 }
 

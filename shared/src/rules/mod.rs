@@ -156,8 +156,8 @@ impl RuleSet {
     /// Reads, validates and compiles a rule file (`.json` as JSON, else YAML);
     /// errors start with the file's path.
     pub fn load(path: &Path) -> Result<Self, RuleError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|error| RuleError::Io { path: path.display().to_string(), error })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|error| RuleError::Io { path: path.display().to_string(), error })?;
         Self::parse(&text, Format::of_path(path))
             .map_err(|e| RuleError::InFile { file: path.display().to_string(), error: Box::new(e) })
     }
