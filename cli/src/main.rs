@@ -20,7 +20,7 @@ struct Cli {
 enum Command {
     /// Runs one function's handler on a Lambda event JSON file and prints its response.
     Invoke {
-        /// The function: archive.
+        /// The function to run.
         function: invoke::Function,
         /// The Lambda event (SAM-shaped JSON), e.g. events/kinesis-mixed.json.
         #[arg(long)]
@@ -31,6 +31,18 @@ enum Command {
         /// Runs N warm invocations with in-memory sinks and prints timing on stderr.
         #[arg(long)]
         repeat: Option<usize>,
+    },
+    /// Writes DESIGN.md's reference batch (a Lambda Kinesis event of access events) to a file.
+    ReferenceBatch {
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// How many records.
+        #[arg(long, default_value_t = eddy::workload::REFERENCE_RECORDS)]
+        records: usize,
+        /// Payload bytes per record.
+        #[arg(long, default_value_t = eddy::workload::REFERENCE_RECORD_BYTES)]
+        record_bytes: usize,
     },
     /// Checks rule files and turns them into Lambda FilterCriteria.
     Rules {
@@ -48,5 +60,11 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Invoke { function, event, out, repeat } => invoke::run(function, &event, &out, repeat).await,
         Command::Rules { command } => rules::run(command),
+        Command::ReferenceBatch { out, records, record_bytes } => {
+            let event = eddy::workload::reference_event(records, record_bytes);
+            std::fs::write(&out, &event).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
+            eprintln!("wrote {} ({records} records, {} bytes)", out.display(), event.len());
+            Ok(())
+        }
     }
 }
