@@ -140,7 +140,9 @@ impl<'a> Reader<'a> {
 
     fn string(&mut self) -> Result<Cow<'a, str>, String> {
         match self.raw_string()? {
-            Cow::Borrowed(b) => std::str::from_utf8(b).map(Cow::Borrowed).map_err(|_| self.error("string is not UTF-8")),
+            Cow::Borrowed(b) => {
+                std::str::from_utf8(b).map(Cow::Borrowed).map_err(|_| self.error("string is not UTF-8"))
+            }
             Cow::Owned(b) => String::from_utf8(b).map(Cow::Owned).map_err(|_| self.error("string is not UTF-8")),
         }
     }
@@ -235,7 +237,13 @@ mod tests {
 
     #[test]
     fn broken_events_are_errors_with_a_position() {
-        for bad in [&b"{\"Records\":[{\"kinesis\":{\"data\":\"abc"[..], b"[1,2]", b"{\"Records\":[1]}", b"{\"Records\":[]} x", b""] {
+        for bad in [
+            &b"{\"Records\":[{\"kinesis\":{\"data\":\"abc"[..],
+            b"[1,2]",
+            b"{\"Records\":[1]}",
+            b"{\"Records\":[]} x",
+            b"",
+        ] {
             let err = read_records(bad).unwrap_err();
             assert!(err.contains("at byte"), "{err}");
         }
