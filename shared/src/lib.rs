@@ -19,6 +19,7 @@ pub mod envelope;
 pub mod event;
 pub mod json;
 pub mod limits;
+pub mod pipeline;
 pub mod rules;
 pub mod sink;
 pub mod window;

@@ -3,6 +3,8 @@
 
 use serde_json::json;
 
+use crate::json;
+
 /// One record to put in a synthetic Lambda Kinesis event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TestRecord {
@@ -18,7 +20,8 @@ pub fn sequence_number(n: u64) -> String {
 }
 
 /// A Lambda Kinesis event (the JSON Lambda sends) holding `records`, from
-/// `shard_id` of the stream `stream_arn`, numbered from `first_seq`.
+/// `shard_id` of the stream `stream_arn`, numbered from `first_seq`, the i-th
+/// arriving `i` milliseconds after `arrival` (seconds since the epoch).
 pub fn kinesis_event(
     records: &[TestRecord],
     shard_id: &str,
@@ -26,30 +29,52 @@ pub fn kinesis_event(
     first_seq: u64,
     arrival: f64,
 ) -> Vec<u8> {
-    let records: Vec<serde_json::Value> = records
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let seq = sequence_number(first_seq + i as u64);
-            json!({
-                "kinesis": {
-                    "kinesisSchemaVersion": "1.0",
-                    "partitionKey": r.partition_key,
-                    "sequenceNumber": seq,
-                    "data": base64_simd::STANDARD.encode_to_string(&r.data),
-                    "approximateArrivalTimestamp": arrival + i as f64 / 1000.0,
-                },
-                "eventSource": "aws:kinesis",
-                "eventVersion": "1.0",
-                "eventID": format!("{shard_id}:{seq}"),
-                "eventName": "aws:kinesis:record",
-                "invokeIdentityArn": "arn:aws:iam::123456789012:role/eddy",
-                "awsRegion": "us-east-1",
-                "eventSourceARN": stream_arn,
-            })
-        })
-        .collect();
-    serde_json::to_vec(&json!({ "Records": records })).unwrap_or_default()
+    let arrivals: Vec<f64> = (0..records.len()).map(|i| arrival + i as f64 / 1000.0).collect();
+    kinesis_event_at(records, &arrivals, shard_id, stream_arn, first_seq, &[])
+}
+
+/// Like [`kinesis_event`] with each record's own arrival time, and `extra`
+/// top-level members appended verbatim (e.g. `"window":{...}` for a tumbling-window event).
+pub fn kinesis_event_at(
+    records: &[TestRecord],
+    arrivals: &[f64],
+    shard_id: &str,
+    stream_arn: &str,
+    first_seq: u64,
+    extra: &[(&str, String)],
+) -> Vec<u8> {
+    let b64 = base64_simd::STANDARD;
+    let size: usize = records.iter().map(|r| b64.encoded_length(r.data.len()) + r.partition_key.len() + 520).sum();
+    let mut out = Vec::with_capacity(size + 64);
+    out.extend_from_slice(b"{\"Records\":[");
+    for (i, r) in records.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        let seq = sequence_number(first_seq + i as u64);
+        out.extend_from_slice(b"{\"kinesis\":{\"kinesisSchemaVersion\":\"1.0\",\"partitionKey\":");
+        json::write_str(&mut out, &r.partition_key);
+        out.extend_from_slice(b",\"sequenceNumber\":\"");
+        out.extend_from_slice(seq.as_bytes());
+        out.extend_from_slice(b"\",\"data\":\"");
+        out.extend_from_slice(b64.encode_to_string(&r.data).as_bytes());
+        out.extend_from_slice(b"\",\"approximateArrivalTimestamp\":");
+        json::write_f64(&mut out, arrivals.get(i).copied().unwrap_or_default());
+        out.extend_from_slice(b"},\"eventSource\":\"aws:kinesis\",\"eventVersion\":\"1.0\",\"eventID\":");
+        json::write_str(&mut out, &format!("{shard_id}:{seq}"));
+        out.extend_from_slice(b",\"eventName\":\"aws:kinesis:record\",\"invokeIdentityArn\":\"arn:aws:iam::123456789012:role/eddy\",\"awsRegion\":\"us-east-1\",\"eventSourceARN\":");
+        json::write_str(&mut out, stream_arn);
+        out.push(b'}');
+    }
+    out.push(b']');
+    for (key, value) in extra {
+        out.push(b',');
+        json::write_str(&mut out, key);
+        out.push(b':');
+        out.extend_from_slice(value.as_bytes());
+    }
+    out.push(b'}');
+    out
 }
 
 const SERVICES: [&str; 8] = ["auth", "checkout", "search", "catalog", "payments", "profile", "cart", "shipping"];
@@ -121,6 +146,29 @@ mod tests {
         assert_eq!(parsed.records.len(), REFERENCE_RECORDS);
         let len = parsed.records[10].kinesis.data.0.len();
         assert!(len.abs_diff(REFERENCE_RECORD_BYTES) < 20, "{len}");
+    }
+
+    #[test]
+    fn events_parse_as_lambda_kinesis_events_with_every_field() {
+        let recs = vec![
+            TestRecord { partition_key: "k\"1".into(), data: b"{\"a\":1}".to_vec() },
+            TestRecord { partition_key: "k2".into(), data: vec![0xff, 0] },
+        ];
+        let event =
+            kinesis_event(&recs, "shardId-000000000002", "arn:aws:kinesis:us-east-1:1:stream/raw", 5, 1732500000.0);
+        let parsed: aws_lambda_events::event::kinesis::KinesisEvent = serde_json::from_slice(&event).unwrap();
+        assert_eq!(parsed.records.len(), 2);
+        assert_eq!(parsed.records[0].kinesis.partition_key, "k\"1");
+        assert_eq!(parsed.records[1].kinesis.data.0, vec![0xff, 0]);
+        assert_eq!(parsed.records[1].kinesis.sequence_number, sequence_number(6));
+        assert_eq!(
+            parsed.records[0].event_id.as_deref(),
+            Some(format!("shardId-000000000002:{}", sequence_number(5)).as_str())
+        );
+        let window = kinesis_event_at(&recs, &[1.0, 2.0], "s", "arn", 1, &[("isFinalInvokeForWindow", "true".into())]);
+        let v: serde_json::Value = serde_json::from_slice(&window).unwrap();
+        assert_eq!(v["isFinalInvokeForWindow"], true);
+        assert_eq!(v["Records"][1]["kinesis"]["approximateArrivalTimestamp"], 2.0);
     }
 
     #[test]

@@ -58,6 +58,12 @@ impl MemorySink {
         self.records().iter().map(|r| String::from_utf8_lossy(&r.data).trim_end_matches('\n').to_string()).collect()
     }
 
+    /// Takes every record received so far (in order), leaving the sink empty;
+    /// for pipelines that hand one stage's output to the next.
+    pub fn take(&self) -> Vec<SinkRecord> {
+        std::mem::take(&mut self.lock().batches).into_iter().flat_map(|(_, r)| r).collect()
+    }
+
     /// The keys of the batches received, in order.
     pub fn keys(&self) -> Vec<String> {
         self.lock().batches.iter().map(|(k, _)| k.clone()).collect()

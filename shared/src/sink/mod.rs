@@ -16,12 +16,14 @@ pub mod kinesis;
 pub mod memory;
 pub mod retry;
 pub mod s3;
+pub mod tee;
 
 pub use dir::DirSink;
 pub use firehose::FirehoseSink;
 pub use kinesis::KinesisSink;
 pub use memory::MemorySink;
 pub use s3::S3Sink;
+pub use tee::TeeSink;
 
 /// One entry for a sink: bytes and the partition key streams need.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,4 @@
+//! The embedded pipeline behind `eddy run`: simulated shards, Lambda-like
+//! batching and tumbling windows, the real handlers in-process.
+
+pub mod shards;
