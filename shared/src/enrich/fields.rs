@@ -150,12 +150,25 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
 fn string_end(b: &[u8], i: usize) -> Option<usize> {
     let mut j = i + 1;
     loop {
-        let k = j + memchr::memchr2(b'"', b'\\', b.get(j..)?)?;
+        let k = quote_or_backslash(b, j)?;
         if b[k] == b'"' {
             return Some(k + 1);
         }
         j = k + 2;
     }
+}
+
+/// The index of the first `"` or `\` at or after `from`: a plain loop over
+/// the first bytes (most keys and values are short), SIMD search past them.
+#[inline]
+fn quote_or_backslash(b: &[u8], from: usize) -> Option<usize> {
+    const SHORT: usize = 16;
+    let rest = b.get(from..)?;
+    if let Some(k) = rest.iter().take(SHORT).position(|&c| c == b'"' || c == b'\\') {
+        return Some(from + k);
+    }
+    let long = rest.get(SHORT..).filter(|r| !r.is_empty())?;
+    memchr::memchr2(b'"', b'\\', long).map(|k| from + SHORT + k)
 }
 
 /// The index just past the value starting at `b[i]`.
@@ -270,7 +283,12 @@ fn offer<'a>(slot: &mut Option<Cow<'a, str>>, slot_rank: &mut u8, rank: u8, valu
 /// The value of a JSON string literal (borrowed when it holds no escapes); `None` for other values.
 pub fn json_string(raw: &str) -> Option<Cow<'_, str>> {
     let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
-    if memchr::memchr(b'\\', inner.as_bytes()).is_none() {
+    let escaped = if inner.len() <= 32 {
+        inner.bytes().any(|c| c == b'\\')
+    } else {
+        memchr::memchr(b'\\', inner.as_bytes()).is_some()
+    };
+    if !escaped {
         Some(Cow::Borrowed(inner))
     } else {
         serde_json::from_str::<String>(raw).ok().map(Cow::Owned)

@@ -38,17 +38,20 @@
 //!
 //! # Names already in the payload
 //!
-//! The added members win: a top-level payload member with the same name as a
-//! member enrich writes is left out of the output, so no key appears twice.
-//! `id`, `kind`, `source` and `time` are always written (from the payload's own
-//! values when usable, so nothing is lost but a `time`'s original format);
+//! No key appears twice: where the payload has a top-level member with the
+//! name of a member enrich writes, enrich's wins and the payload's is left out.
+//! In detail: `id`, `kind` and `source` holding strings are the normalised
+//! values already, so they stay where they are, untouched; otherwise (absent,
+//! or not a string, e.g. a numeric `id`) enrich writes them. `time` and
+//! `time_source` are always written (the payload's `time` reformatted).
 //! `geo`, `ua` and `service` replace the payload's member only when enrich
 //! writes them, and keep what they replace: `ua.original` is the user-agent
 //! string and `service.name` the service name.
 //!
 //! # Cost
 //!
-//! Each event's JSON is walked once (see [`fields::scan`]); the output is the
+//! Each event's JSON is walked once, for member boundaries only (see
+//! [`fields::scan`]; the decoder has already validated it); the output is the
 //! original text minus replaced members plus the added ones, never a DOM.
 //! Rendered user agents and geo records are cached ([`cache::BoundedCache`]),
 //! catalog entries rendered at load.
