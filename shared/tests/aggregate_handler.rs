@@ -314,6 +314,21 @@ async fn given_a_retried_final_invoke_when_handled_then_the_report_object_is_ove
     std::fs::remove_dir_all(root).ok();
 }
 
+#[tokio::test]
+async fn given_a_window_terminated_early_when_it_closes_then_its_report_is_a_part_that_the_rest_cannot_overwrite() {
+    let (app, sinks) = app();
+    let mut v: Value = serde_json::from_slice(&fixture("kinesis-window-final.json")).unwrap();
+    v["isWindowTerminatedEarly"] = json!(true);
+    let first_sequence = v["Records"][0]["kinesis"]["sequenceNumber"].as_str().unwrap().to_string();
+    app.run(&serde_json::to_vec(&v).unwrap(), deadline()).await.unwrap();
+    // Lambda goes on with the same window and a fresh state; its final invoke writes the rest
+    app.run(&fixture("kinesis-window-final.json"), deadline()).await.unwrap();
+    let keys = sinks.reports.keys();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0], format!("{}_part-{first_sequence}", keys[1]));
+    assert_eq!(sinks.report()[0]["terminated_early"], true);
+}
+
 // ---------------------------------------------------------------------------
 // aggregate-*.json
 // ---------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 //! own time (event-time buckets inside Lambda's arrival-time window), or
 //! routes it to the late output when it is older than the allowed lateness.
 
+use std::borrow::Cow;
+
 use chrono::DateTime;
 
 use super::config::AggregateConfig;
@@ -191,16 +193,12 @@ impl<'p> AggregateProcessor<'p> {
         }
         self.state.totals.events += 1;
 
-        let texts: Vec<Option<std::borrow::Cow<'_, str>>> = plan
-            .dims
-            .iter()
-            .map(|d| match (&values[d.slot], d.status) {
-                (Some(v), _) => Some(v.as_text()),
-                (None, Some(status)) => values[status].as_ref().and_then(status_class).map(Into::into),
-                (None, None) => None,
-            })
-            .collect();
-        group_key(&mut self.key, plan.bucket_of(time_ms), texts.iter().map(|t| t.as_deref()));
+        let dims = plan.dims.iter().map(|d| match (&values[d.slot], d.status) {
+            (Some(v), _) => Some(v.as_text()),
+            (None, Some(status)) => values[status].as_ref().and_then(status_class).map(Cow::Borrowed),
+            (None, None) => None,
+        });
+        group_key(&mut self.key, plan.bucket_of(time_ms), dims);
         self.state.with_group(&self.key, |g| {
             g.count += 1;
             for (sketch, &slot) in g.metrics.iter_mut().zip(&plan.metrics) {

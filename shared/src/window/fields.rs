@@ -1,11 +1,11 @@
 //! Reading the few fields an aggregate needs from an event's JSON object in
 //! one pass, without building a DOM: a [`FieldPlan`] is a tree of the dotted
-//! paths asked for; everything else is skipped by the parser.
+//! paths asked for; the scanner descends only into those members and skips
+//! everything else, finding the ends of strings with `memchr` (the events were
+//! validated as JSON by the decoder; the scanner still fails cleanly, never
+//! panics, on malformed text).
 
 use std::borrow::Cow;
-use std::fmt;
-
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 /// A scalar read from an event: strings are borrowed from the event when they
 /// need no unescaping.
@@ -97,130 +97,200 @@ impl FieldPlan {
 
     /// Reads the plan's paths from `json` (one JSON object): `out[slot]` is the
     /// scalar found there, `None` when absent, null, an object or an array.
-    pub fn extract<'a>(&self, json: &'a str, out: &mut Vec<Option<Scalar<'a>>>) -> Result<(), serde_json::Error> {
+    /// When a member repeats, the last one wins.
+    pub fn extract<'a>(&self, json: &'a str, out: &mut Vec<Option<Scalar<'a>>>) -> Result<(), FieldError> {
         out.clear();
         out.resize(self.paths.len(), None);
-        let mut de = serde_json::Deserializer::from_str(json);
-        NodeSeed { node: &self.root, out }.deserialize(&mut de)?;
-        de.end()
+        let mut scan = Scan { s: json, b: json.as_bytes(), i: 0 };
+        scan.ws();
+        scan.object(&self.root, out)?;
+        scan.ws();
+        if scan.i != scan.b.len() {
+            return Err(scan.error("trailing characters"));
+        }
+        Ok(())
     }
 }
 
-struct NodeSeed<'p, 'o, 'a> {
-    node: &'p Node,
-    out: &'o mut Vec<Option<Scalar<'a>>>,
+/// Why an event's JSON could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} at byte {at}")]
+pub struct FieldError {
+    /// What was wrong.
+    pub what: &'static str,
+    /// Where.
+    pub at: usize,
 }
 
-impl<'de> DeserializeSeed<'de> for NodeSeed<'_, '_, 'de> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(self)
-    }
+struct Scan<'a> {
+    s: &'a str,
+    b: &'a [u8],
+    i: usize,
 }
 
-impl<'de> Visitor<'de> for NodeSeed<'_, '_, 'de> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
+impl<'a> Scan<'a> {
+    fn error(&self, what: &'static str) -> FieldError {
+        FieldError { what, at: self.i }
     }
 
-    fn visit_bool<E>(self, v: bool) -> Result<(), E> {
-        self.store(Scalar::Bool(v));
-        Ok(())
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
     }
 
-    fn visit_i64<E>(self, v: i64) -> Result<(), E> {
-        self.store(Scalar::Num(v as f64));
-        Ok(())
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
+            self.i += 1;
+        }
     }
 
-    fn visit_u64<E>(self, v: u64) -> Result<(), E> {
-        self.store(Scalar::Num(v as f64));
-        Ok(())
+    fn eat(&mut self, c: u8, what: &'static str) -> Result<(), FieldError> {
+        if self.peek() == Some(c) {
+            self.i += 1;
+            Ok(())
+        } else {
+            Err(self.error(what))
+        }
     }
 
-    fn visit_f64<E>(self, v: f64) -> Result<(), E> {
-        self.store(Scalar::Num(v));
-        Ok(())
-    }
-
-    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<(), E> {
-        self.store(Scalar::Str(Cow::Borrowed(v)));
-        Ok(())
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<(), E> {
-        self.store(Scalar::Str(Cow::Owned(v.to_string())));
-        Ok(())
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<(), E> {
-        self.store(Scalar::Str(Cow::Owned(v)));
-        Ok(())
-    }
-
-    fn visit_unit<E>(self) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_none<E>(self) -> Result<(), E> {
-        Ok(())
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(())
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key_seed(KeySeed)? {
-            match self.node.children.iter().find(|(name, _)| name.as_ref() == key.as_ref()) {
-                Some((_, child)) => map.next_value_seed(NodeSeed { node: child, out: &mut *self.out })?,
+    /// Moves past the string starting here; says whether it holds escapes.
+    fn skip_string(&mut self) -> Result<bool, FieldError> {
+        self.eat(b'"', "expected a string")?;
+        let mut escaped = false;
+        loop {
+            let rest = self.b.get(self.i..).unwrap_or_default();
+            match memchr::memchr2(b'"', b'\\', rest) {
+                Some(n) if rest[n] == b'"' => {
+                    self.i += n + 1;
+                    return Ok(escaped);
+                }
+                Some(n) => {
+                    escaped = true;
+                    self.i += n + 2;
+                }
                 None => {
-                    map.next_value::<IgnoredAny>()?;
+                    self.i = self.b.len();
+                    return Err(self.error("unterminated string"));
                 }
             }
         }
-        Ok(())
     }
-}
 
-impl<'a> NodeSeed<'_, '_, 'a> {
-    fn store(self, value: Scalar<'a>) {
-        if let Some(slot) = self.node.slot {
-            if let Some(cell) = self.out.get_mut(slot) {
-                *cell = Some(value);
-            }
+    /// The string starting here, borrowed unless it has escapes.
+    fn string(&mut self) -> Result<Cow<'a, str>, FieldError> {
+        let start = self.i;
+        let escaped = self.skip_string()?;
+        // quotes are ASCII, so these are character boundaries
+        let raw = self.s.get(start..self.i).ok_or_else(|| self.error("bad string"))?;
+        if escaped {
+            serde_json::from_str::<String>(raw).map(Cow::Owned).map_err(|_| self.error("bad string escape"))
+        } else {
+            Ok(Cow::Borrowed(&raw[1..raw.len() - 1]))
         }
     }
-}
 
-/// Reads an object key, borrowed when it has no escapes.
-struct KeySeed;
-
-impl<'de> DeserializeSeed<'de> for KeySeed {
-    type Value = Cow<'de, str>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for KeySeed {
-    type Value = Cow<'de, str>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object key")
+    fn literal(&mut self, word: &'static [u8]) -> Result<(), FieldError> {
+        if self.b.get(self.i..self.i + word.len()) == Some(word) {
+            self.i += word.len();
+            Ok(())
+        } else {
+            Err(self.error("unexpected character"))
+        }
     }
 
-    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Cow::Borrowed(v))
+    fn number(&mut self) -> Result<f64, FieldError> {
+        let start = self.i;
+        while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') = self.peek() {
+            self.i += 1;
+        }
+        self.s.get(start..self.i).and_then(|t| t.parse::<f64>().ok()).ok_or_else(|| self.error("bad number"))
     }
 
-    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Cow::Owned(v.to_string()))
+    /// Moves past the value starting here (objects and arrays without recursion).
+    fn skip_value(&mut self) -> Result<(), FieldError> {
+        match self.peek() {
+            Some(b'"') => self.skip_string().map(drop),
+            Some(b'{' | b'[') => {
+                let mut depth = 0usize;
+                loop {
+                    match self.peek() {
+                        Some(b'"') => {
+                            self.skip_string()?;
+                            continue;
+                        }
+                        Some(b'{' | b'[') => depth += 1,
+                        Some(b'}' | b']') => {
+                            depth -= 1;
+                            if depth == 0 {
+                                self.i += 1;
+                                return Ok(());
+                            }
+                        }
+                        Some(_) => {}
+                        None => return Err(self.error("unterminated object or array")),
+                    }
+                    self.i += 1;
+                }
+            }
+            Some(b't') => self.literal(b"true"),
+            Some(b'f') => self.literal(b"false"),
+            Some(b'n') => self.literal(b"null"),
+            Some(_) => self.number().map(drop),
+            None => Err(self.error("expected a value")),
+        }
+    }
+
+    /// Reads the value starting here into `node`'s slot, or descends into it.
+    fn value(&mut self, node: &Node, out: &mut [Option<Scalar<'a>>]) -> Result<(), FieldError> {
+        let value = match self.peek() {
+            Some(b'{') if !node.children.is_empty() => return self.object(node, out),
+            Some(b'{' | b'[') => return self.skip_value(),
+            Some(b'"') => Scalar::Str(self.string()?),
+            Some(b't') => {
+                self.literal(b"true")?;
+                Scalar::Bool(true)
+            }
+            Some(b'f') => {
+                self.literal(b"false")?;
+                Scalar::Bool(false)
+            }
+            Some(b'n') => return self.literal(b"null"),
+            Some(_) => Scalar::Num(self.number()?),
+            None => return Err(self.error("expected a value")),
+        };
+        if let Some(cell) = node.slot.and_then(|slot| out.get_mut(slot)) {
+            *cell = Some(value);
+        }
+        Ok(())
+    }
+
+    /// Reads an object's members: the plan's children are read, the rest skipped.
+    fn object(&mut self, node: &Node, out: &mut [Option<Scalar<'a>>]) -> Result<(), FieldError> {
+        self.eat(b'{', "expected an object")?;
+        self.ws();
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+            return Ok(());
+        }
+        loop {
+            self.ws();
+            let key = self.string()?;
+            self.ws();
+            self.eat(b':', "expected `:`")?;
+            self.ws();
+            match node.children.iter().find(|(name, _)| name.as_ref() == key.as_ref()) {
+                Some((_, child)) => self.value(child, out)?,
+                None => self.skip_value()?,
+            }
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b'}') => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.error("expected `,` or `}`")),
+            }
+        }
     }
 }
 
@@ -273,6 +343,85 @@ mod tests {
         let mut out = Vec::new();
         assert!(p.extract(r#"{"a":"#, &mut out).is_err());
         assert!(p.extract(r#"{"a":1} x"#, &mut out).is_err());
+    }
+
+    #[test]
+    fn given_odd_but_valid_json_when_extracting_then_the_scanner_follows_it() {
+        let p = plan(&["a.b", "c", "d", "e\"q"]);
+        let json = " { \"x\" : [ {\"a\":\"}\"} , \"]\\\"\" ] , \"a\" : { \"b\" : -1.5e2 } ,\"c\":\"\\u00e9t\\u00e9\",\"d\":false,\"d\":true,\"e\\\"q\":null } ";
+        let mut out = Vec::new();
+        p.extract(json, &mut out).unwrap();
+        assert_eq!(out[0], Some(Scalar::Num(-150.0)));
+        assert_eq!(out[1], Some(Scalar::Str(Cow::Owned("\u{e9}t\u{e9}".into()))));
+        assert_eq!(out[2], Some(Scalar::Bool(true)), "the last of repeated members wins");
+        assert_eq!(out[3], None);
+    }
+
+    fn oracle<'v>(value: &'v serde_json::Value, path: &str) -> Option<Scalar<'v>> {
+        let mut v = value;
+        for part in path.split('.') {
+            v = v.as_object()?.get(part)?;
+        }
+        match v {
+            serde_json::Value::String(s) => Some(Scalar::Str(Cow::Borrowed(s))),
+            serde_json::Value::Number(n) => n.as_f64().map(Scalar::Num),
+            serde_json::Value::Bool(b) => Some(Scalar::Bool(*b)),
+            _ => None,
+        }
+    }
+
+    fn same(a: &Option<Scalar<'_>>, b: &Option<Scalar<'_>>) -> bool {
+        match (a, b) {
+            // serde_json's float parsing may differ from Rust's in the last bit
+            (Some(Scalar::Num(x)), Some(Scalar::Num(y))) => x == y || ((x - y) / x).abs() < 1e-12,
+            (Some(Scalar::Str(x)), Some(Scalar::Str(y))) => x == y,
+            _ => a == b,
+        }
+    }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        let key = prop::sample::select(vec!["a", "b", "c", "http", "status", "é\"\\", "x y"]);
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::Bool),
+            any::<i64>().prop_map(|n| serde_json::json!(n)),
+            (-1e12f64..1e12).prop_map(|n| serde_json::json!(n)),
+            "\\PC{0,12}".prop_map(serde_json::Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
+                prop::collection::vec((key.clone(), inner), 0..6).prop_map(|members| {
+                    serde_json::Value::Object(members.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+                }),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_gives_a_result_never_a_panic(text in "[{}\\[\\]\":,\\\\a-c0-9.e -]{0,40}") {
+            let p = plan(&["a", "a.b", "c"]);
+            let _ = p.extract(&text, &mut Vec::new());
+        }
+
+        #[test]
+        fn the_scanner_reads_what_a_json_parser_reads(
+            members in proptest::collection::vec((proptest::sample::select(vec!["a", "b", "c", "http", "status", "é\"\\"]), json_value()), 0..8),
+            pretty in proptest::bool::ANY,
+        ) {
+            let object = serde_json::Value::Object(members.into_iter().map(|(k, v)| (k.to_string(), v)).collect());
+            let text = if pretty { serde_json::to_string_pretty(&object).unwrap() } else { object.to_string() };
+            let paths = ["a", "b", "c.a", "http.status", "http.b.c", "status", "é\"\\", "a.é\"\\"];
+            let p = plan(&paths);
+            let mut out = Vec::new();
+            p.extract(&text, &mut out).unwrap();
+            for (i, path) in paths.iter().enumerate() {
+                let want = oracle(&object, path);
+                proptest::prop_assert!(same(&out[i], &want), "{path}: {:?} vs {:?} in {text}", out[i], want);
+            }
+        }
     }
 
     #[test]

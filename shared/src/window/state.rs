@@ -257,7 +257,7 @@ struct WireIn {
 
 /// Appends the key of a group: the event-time bucket start (ms), then each
 /// dimension's value (`None` when the event lacks it).
-pub fn group_key<'v>(out: &mut String, bucket_ms: i64, dims: impl IntoIterator<Item = Option<&'v str>>) {
+pub fn group_key<S: AsRef<str>>(out: &mut String, bucket_ms: i64, dims: impl IntoIterator<Item = Option<S>>) {
     out.clear();
     out.push_str(itoa::Buffer::new().format(bucket_ms));
     for dim in dims {
@@ -266,7 +266,7 @@ pub fn group_key<'v>(out: &mut String, bucket_ms: i64, dims: impl IntoIterator<I
             // `=` marks a present value, `-` a missing one
             Some(v) => {
                 out.push('=');
-                push_clean(out, v);
+                push_clean(out, v.as_ref());
             }
             None => out.push('-'),
         }
