@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod invoke;
 mod rules;
+mod run;
 
 /// Eddy: serverless stream processors, run locally.
 #[derive(Debug, Parser)]
@@ -32,6 +33,8 @@ enum Command {
         #[arg(long)]
         repeat: Option<usize>,
     },
+    /// Runs archive, enrich, filter and aggregate in-process on NDJSON or a generated scenario.
+    Run(run::RunArgs),
     /// Writes DESIGN.md's reference batch (a Lambda Kinesis event of access events) to a file.
     ReferenceBatch {
         /// The file to write.
@@ -60,6 +63,7 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Invoke { function, event, out, repeat } => invoke::run(function, &event, &out, repeat).await,
         Command::Rules { command } => rules::run(command),
+        Command::Run(args) => run::run(args).await,
         Command::ReferenceBatch { out, records, record_bytes } => {
             let event = eddy::workload::reference_event(records, record_bytes);
             std::fs::write(&out, &event).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;

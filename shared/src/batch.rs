@@ -150,6 +150,26 @@ pub struct Counts {
     pub dropped_by_reason: BTreeMap<&'static str, usize>,
 }
 
+impl Counts {
+    /// Adds another batch's counts to these.
+    pub fn merge(&mut self, other: &Counts) {
+        self.records += other.records;
+        self.items += other.items;
+        self.delivered += other.delivered;
+        self.dropped += other.dropped;
+        self.quarantined += other.quarantined;
+        self.failed += other.failed;
+        for (reason, n) in &other.dropped_by_reason {
+            *self.dropped_by_reason.entry(reason).or_default() += n;
+        }
+    }
+
+    /// Whether the four outcomes add up to the items.
+    pub fn adds_up(&self) -> bool {
+        self.delivered + self.dropped + self.quarantined + self.failed == self.items
+    }
+}
+
 /// What a batch came to.
 #[derive(Debug, Clone, Default)]
 pub struct BatchReport {

@@ -1,4 +1,5 @@
 //! The embedded pipeline behind `eddy run`: simulated shards, Lambda-like
 //! batching and tumbling windows, the real handlers in-process.
 
+pub mod run;
 pub mod shards;

@@ -1,0 +1,255 @@
+//! `eddy run`: the whole pipeline in-process, no AWS and no emulator.
+
+use std::borrow::Cow;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use eddy::batch::Counts;
+use eddy::enrich::{EnrichConfig, Enricher};
+use eddy::pipeline::run::{Pipeline, RawEvent, Settings, Totals};
+use eddy::rules::{Format, RuleSet};
+use eddy::window::AggregateConfig;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Deserialize;
+
+/// The rule packs shipped in `rules/`, built into the binary.
+const PACKS: [(&str, &str); 3] = [
+    ("security", include_str!("../../rules/security.yaml")),
+    ("iot", include_str!("../../rules/iot.yaml")),
+    ("logs", include_str!("../../rules/logs.yaml")),
+];
+
+/// Options of `eddy run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// NDJSON input file, or `-` for standard input.
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    /// Output tree (S3-like: archive/, enriched/, alerts/, reports/, late/, quarantine/).
+    #[arg(long, default_value = "eddy-out")]
+    pub out: PathBuf,
+    /// Rules: a shipped pack (security, iot, logs) or a rule file.
+    #[arg(long, default_value = "security")]
+    pub rules: String,
+    /// Service catalog JSON for enrich (else EDDY_SERVICE_CATALOG, else none).
+    #[arg(long)]
+    pub catalog: Option<PathBuf>,
+    /// MaxMind-format geo database for enrich (else EDDY_GEO_DB, else no geo).
+    #[arg(long)]
+    pub geo_db: Option<PathBuf>,
+    /// Simulated shards per stream.
+    #[arg(long, default_value_t = 4)]
+    pub shards: u32,
+    /// Records per invocation (BatchSize).
+    #[arg(long, default_value_t = 500)]
+    pub batch_size: usize,
+    /// Tumbling window of the aggregate function, seconds.
+    #[arg(long, default_value_t = 60)]
+    pub window_seconds: i64,
+}
+
+/// `eddy run`: the pipeline on the chosen input, then the summary.
+pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+    let Some(input) = args.input.as_deref() else {
+        anyhow::bail!("say what to run on: --input FILE.ndjson (or -), or --scenario NAME --count N");
+    };
+    let events = ndjson_events(input)?;
+    let (totals, elapsed) = run_events(&args, events, None).await?;
+    print_summary(&args, &totals, elapsed);
+    check_outcomes(&totals)
+}
+
+/// Fails the command when a function's outcomes do not add up or records failed.
+fn check_outcomes(totals: &Totals) -> anyhow::Result<()> {
+    for (name, c) in [
+        ("archive", &totals.archive),
+        ("enrich", &totals.enrich),
+        ("filter", &totals.filter),
+        ("aggregate", &totals.aggregate),
+    ] {
+        if !c.adds_up() {
+            anyhow::bail!("{name}: outcomes do not add up: {c:?}");
+        }
+        if c.failed > 0 {
+            anyhow::bail!("{name}: {} items failed to reach their sinks", c.failed);
+        }
+    }
+    Ok(())
+}
+
+/// Runs the pipeline on `events`, printing progress and the summary; returns the totals.
+pub async fn run_events(
+    args: &RunArgs,
+    events: impl Iterator<Item = anyhow::Result<RawEvent>>,
+    expected: Option<u64>,
+) -> anyhow::Result<(Totals, Duration)> {
+    let rules = load_rules(&args.rules)?;
+    let enricher = load_enricher(args).await?;
+    let aggregate = AggregateConfig::from_env()?;
+    let settings = Settings {
+        shards: args.shards,
+        batch_size: args.batch_size.max(1),
+        window_seconds: args.window_seconds.max(1),
+        out: args.out.clone(),
+    };
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    let mut pipeline = Pipeline::new(settings, enricher, rules, aggregate);
+    let bar = progress(expected);
+    let start = Instant::now();
+    for (n, event) in events.enumerate() {
+        pipeline.push(event?).await?;
+        if n % 4096 == 0 {
+            bar.set_position(n as u64);
+        }
+    }
+    let totals = pipeline.finish().await?.clone();
+    let elapsed = start.elapsed();
+    bar.finish_and_clear();
+    Ok((totals, elapsed))
+}
+
+fn progress(expected: Option<u64>) -> ProgressBar {
+    let bar = match expected {
+        Some(n) if n >= 100_000 => ProgressBar::new(n),
+        _ => return ProgressBar::hidden(),
+    };
+    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} events {per_sec} eta {eta}") {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// Reads a shipped pack by name, or a rule file.
+fn load_rules(name: &str) -> anyhow::Result<RuleSet> {
+    if let Some((_, text)) = PACKS.iter().find(|(pack, _)| *pack == name) {
+        return RuleSet::parse(text, Format::Yaml).with_context(|| format!("the shipped rule pack {name}"));
+    }
+    RuleSet::load(Path::new(name)).map_err(|e| anyhow::anyhow!("{e} (shipped packs: security, iot, logs)"))
+}
+
+async fn load_enricher(args: &RunArgs) -> anyhow::Result<Enricher> {
+    let mut config = EnrichConfig::from_env()?;
+    let set = |v: &Option<PathBuf>| v.as_ref().map(|p| p.display().to_string());
+    let lookup = |key: &str| -> Option<String> {
+        match key {
+            eddy::enrich::config::SERVICE_CATALOG => set(&args.catalog),
+            eddy::enrich::config::GEO_DB => set(&args.geo_db),
+            _ => None,
+        }
+    };
+    let overrides = EnrichConfig::from_lookup(lookup)?;
+    if overrides.service_catalog.is_some() {
+        config.service_catalog = overrides.service_catalog;
+    }
+    if overrides.geo_db.is_some() {
+        config.geo_db = overrides.geo_db;
+    }
+    Ok(Enricher::load(&config, None).await?)
+}
+
+#[derive(Deserialize)]
+struct Keys<'a> {
+    #[serde(borrow, default)]
+    user: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    device_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    time: Option<Cow<'a, str>>,
+}
+
+/// NDJSON lines as raw events: the partition key is the line's `user`,
+/// `device_id` or `id` (else the line number), the arrival its RFC 3339 `time`
+/// (else now). Lines that are not JSON still go in: the decoders quarantine them.
+pub fn ndjson_events(input: &Path) -> anyhow::Result<Box<dyn Iterator<Item = anyhow::Result<RawEvent>>>> {
+    let reader: Box<dyn BufRead> = if input == Path::new("-") {
+        Box::new(std::io::stdin().lock())
+    } else {
+        let file = std::fs::File::open(input).with_context(|| format!("cannot open {}", input.display()))?;
+        Box::new(std::io::BufReader::with_capacity(1 << 20, file))
+    };
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    Ok(Box::new(reader.lines().enumerate().filter_map(move |(n, line)| {
+        let line = match line {
+            Ok(line) => line,
+            Err(e) => return Some(Err(anyhow::anyhow!("reading line {}: {e}", n + 1))),
+        };
+        if line.trim().is_empty() {
+            return None;
+        }
+        let keys: Option<Keys<'_>> = serde_json::from_str(&line).ok();
+        let partition_key = keys
+            .as_ref()
+            .and_then(|k| k.user.as_deref().or(k.device_id.as_deref()).or(k.id.as_deref()))
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("line-{n}"));
+        let arrival_ms = keys
+            .as_ref()
+            .and_then(|k| k.time.as_deref())
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.timestamp_millis())
+            .unwrap_or(now_ms);
+        Some(Ok(RawEvent { partition_key, data: line.into_bytes(), arrival_ms }))
+    })))
+}
+
+/// Prints what the run did: outcomes per function (adding up), alerts per rule,
+/// the last report's top rows, throughput.
+pub fn print_summary(args: &RunArgs, totals: &Totals, elapsed: Duration) {
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    println!(
+        "eddy run: {} events in {:.2} s ({:.0} events/s), {} shards, batch {}, window {} s",
+        totals.events_in,
+        secs,
+        totals.events_in as f64 / secs,
+        args.shards,
+        args.batch_size,
+        args.window_seconds
+    );
+    println!(
+        "{:<10} {:>10} {:>10} {:>10} {:>10} {:>12} {:>8}  adds up",
+        "function", "records", "items", "delivered", "dropped", "quarantined", "failed"
+    );
+    for (name, c) in [
+        ("archive", &totals.archive),
+        ("enrich", &totals.enrich),
+        ("filter", &totals.filter),
+        ("aggregate", &totals.aggregate),
+    ] {
+        print_counts(name, c);
+    }
+    let dropped: Vec<String> = totals.filter.dropped_by_reason.iter().map(|(r, n)| format!("{r}: {n}")).collect();
+    if !dropped.is_empty() {
+        println!("filter dropped: {}", dropped.join(", "));
+    }
+    println!("alerts per rule:");
+    if totals.alerts_by_rule.is_empty() {
+        println!("  (none)");
+    }
+    for (rule, n) in &totals.alerts_by_rule {
+        println!("  {rule:<32} {n:>8}");
+    }
+    println!("reports written: {}; last report, top rows:", totals.reports_written);
+    for line in totals.last_report.iter().take(5) {
+        let short: String = line.chars().take(160).collect();
+        println!("  {short}{}", if line.len() > 160 { " ..." } else { "" });
+    }
+    println!("output: {}/{{archive,enriched,alerts,reports,late,quarantine}}", args.out.display());
+}
+
+fn print_counts(name: &str, c: &Counts) {
+    println!(
+        "{:<10} {:>10} {:>10} {:>10} {:>10} {:>12} {:>8}  {}",
+        name,
+        c.records,
+        c.items,
+        c.delivered,
+        c.dropped,
+        c.quarantined,
+        c.failed,
+        if c.adds_up() { "yes" } else { "NO" }
+    );
+}

@@ -1,0 +1,334 @@
+//! The embedded pipeline: raw events are spread over simulated shards by
+//! partition key, batched as an event source mapping would, and run through
+//! the real archive, enrich, filter and aggregate handlers in-process; the
+//! enrich output becomes the `enriched` stream that filter and aggregate read,
+//! and aggregate gets Lambda's tumbling windows (state carried between
+//! invocations, a final invoke per window and shard).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use super::shards::ShardMap;
+use crate::archive::Archive;
+use crate::batch::Counts;
+use crate::config::ArchiveConfig;
+use crate::deadline::Deadline;
+use crate::decode::DecodeLimits;
+use crate::enrich::{Enrich, Enricher};
+use crate::rules::{Filter, RuleSet};
+use crate::sink::{DirSink, MemorySink, SinkRecord, TeeSink};
+use crate::window::{Aggregate, AggregateConfig, AggregateSinks};
+use crate::workload::{kinesis_event_at, TestRecord};
+
+/// Errors that stop the pipeline.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// A handler failed a whole invocation.
+    #[error("{function}: {message}")]
+    Handler {
+        /// The function.
+        function: &'static str,
+        /// Its error.
+        message: String,
+    },
+}
+
+/// How the pipeline batches.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Simulated shards of each stream.
+    pub shards: u32,
+    /// Records per invocation (the event source mapping's BatchSize).
+    pub batch_size: usize,
+    /// Tumbling window of the aggregate function, seconds.
+    pub window_seconds: i64,
+    /// Root of the S3-like output tree.
+    pub out: PathBuf,
+}
+
+/// One event entering the `raw` stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawEvent {
+    /// Its partition key.
+    pub partition_key: String,
+    /// Its bytes.
+    pub data: Vec<u8>,
+    /// When it reached the stream, milliseconds since the epoch.
+    pub arrival_ms: i64,
+}
+
+/// The outcome counts of each function, added up over the run.
+#[derive(Debug, Clone, Default)]
+pub struct Totals {
+    /// Events put into `raw`.
+    pub events_in: u64,
+    /// The archive function.
+    pub archive: Counts,
+    /// The enrich function.
+    pub enrich: Counts,
+    /// The filter function.
+    pub filter: Counts,
+    /// The aggregate function.
+    pub aggregate: Counts,
+    /// Alerts raised per rule id.
+    pub alerts_by_rule: BTreeMap<String, u64>,
+    /// Ids of the alerted events (for comparison with a ground truth).
+    pub alert_ids: Vec<String>,
+    /// Reports written, one JSON text each (the last window's are at the end).
+    pub reports_written: u64,
+    /// The lines of the most recent report.
+    pub last_report: Vec<String>,
+    /// Invocations per function, in order archive, enrich, filter, aggregate.
+    pub invocations: [u64; 4],
+}
+
+struct Shard {
+    id: String,
+    pending: Vec<TestRecord>,
+    arrivals: Vec<f64>,
+    raw_seq: u64,
+    enriched_seq: u64,
+    window_start_ms: Option<i64>,
+    state: BTreeMap<String, String>,
+    last_arrival_ms: i64,
+}
+
+/// The four functions wired together over local folders.
+pub struct Pipeline {
+    settings: Settings,
+    map: ShardMap,
+    shards: Vec<Shard>,
+    archive: Archive,
+    enrich: Enrich,
+    filter: Filter,
+    aggregate: Aggregate,
+    enriched: Arc<MemorySink>,
+    alerts: Arc<MemorySink>,
+    reports: Arc<MemorySink>,
+    totals: Totals,
+}
+
+const RAW_ARN: &str = "arn:aws:kinesis:us-east-1:000000000000:stream/raw";
+const ENRICHED_ARN: &str = "arn:aws:kinesis:us-east-1:000000000000:stream/enriched";
+/// Local invocations get Lambda's maximum timeout as their budget.
+const BUDGET: Duration = Duration::from_secs(900);
+
+impl Pipeline {
+    /// Builds the functions with local sinks under `settings.out`:
+    /// `archive/` (gzip NDJSON, by hour), `enriched/`, `alerts/`, `reports/`,
+    /// `late/` and `quarantine/`.
+    pub fn new(settings: Settings, enricher: Enricher, rules: RuleSet, aggregate: AggregateConfig) -> Self {
+        let out = settings.out.as_path();
+        let limits = DecodeLimits::default();
+        let enriched = Arc::new(MemorySink::new("enriched"));
+        let alerts = Arc::new(MemorySink::new("alerts"));
+        let reports = Arc::new(MemorySink::new("reports"));
+        let archive = Archive::with_dir(&ArchiveConfig { delivery_stream: None, quarantine: None, limits }, out);
+        let enrich = Enrich::new(
+            enricher,
+            Box::new(TeeSink::new(DirSink::new(out, "enriched", true), enriched.clone())),
+            Box::new(DirSink::new(out, "quarantine", false)),
+            limits,
+            crate::enrich::config::DEFAULT_CACHE_ENTRIES,
+        );
+        let filter = Filter {
+            rules,
+            alerts: Box::new(TeeSink::new(DirSink::new(out, "alerts", false), alerts.clone())),
+            quarantine: Box::new(DirSink::new(out, "quarantine", false)),
+            limits,
+        };
+        let aggregate = Aggregate::new(
+            aggregate,
+            AggregateSinks {
+                reports: Box::new(TeeSink::new(DirSink::new(out, "reports", false), reports.clone())),
+                stream: None,
+                late: Box::new(DirSink::new(out, "late", false)),
+                quarantine: Box::new(DirSink::new(out, "quarantine", false)),
+            },
+        );
+        let map = ShardMap::new(settings.shards);
+        let shards = (0..map.len())
+            .map(|i| Shard {
+                id: ShardMap::shard_id(i),
+                pending: Vec::with_capacity(settings.batch_size),
+                arrivals: Vec::with_capacity(settings.batch_size),
+                raw_seq: 1,
+                enriched_seq: 1,
+                window_start_ms: None,
+                state: BTreeMap::new(),
+                last_arrival_ms: i64::MIN,
+            })
+            .collect();
+        Self {
+            settings,
+            map,
+            shards,
+            archive,
+            enrich,
+            filter,
+            aggregate,
+            enriched,
+            alerts,
+            reports,
+            totals: Totals::default(),
+        }
+    }
+
+    /// The root of the output tree.
+    pub fn out(&self) -> &Path {
+        &self.settings.out
+    }
+
+    /// The counts so far.
+    pub fn totals(&self) -> &Totals {
+        &self.totals
+    }
+
+    /// Puts one event into `raw`; runs the functions when its shard's batch is full
+    /// or its arrival opens a new window.
+    pub async fn push(&mut self, event: RawEvent) -> Result<(), PipelineError> {
+        self.totals.events_in += 1;
+        let index = self.map.shard_for(&event.partition_key);
+        let window_ms = self.settings.window_seconds.max(1) * 1000;
+        let arrival_ms = event.arrival_ms.max(self.shards[index].last_arrival_ms);
+        let window_start = arrival_ms.div_euclid(window_ms) * window_ms;
+        if self.shards[index].window_start_ms.is_some_and(|w| w != window_start) {
+            self.flush(index).await?;
+            self.close_window(index).await?;
+        }
+        let shard = &mut self.shards[index];
+        shard.window_start_ms = Some(window_start);
+        shard.last_arrival_ms = arrival_ms;
+        shard.pending.push(TestRecord { partition_key: event.partition_key, data: event.data });
+        shard.arrivals.push(arrival_ms as f64 / 1000.0);
+        if shard.pending.len() >= self.settings.batch_size {
+            self.flush(index).await?;
+        }
+        Ok(())
+    }
+
+    /// Runs what is still buffered and closes every open window.
+    pub async fn finish(&mut self) -> Result<&Totals, PipelineError> {
+        for index in 0..self.shards.len() {
+            self.flush(index).await?;
+            self.close_window(index).await?;
+        }
+        Ok(&self.totals)
+    }
+
+    /// One invocation of each function on the shard's pending records.
+    async fn flush(&mut self, index: usize) -> Result<(), PipelineError> {
+        if self.shards[index].pending.is_empty() {
+            return Ok(());
+        }
+        let shard = &mut self.shards[index];
+        let records = std::mem::take(&mut shard.pending);
+        let arrivals = std::mem::take(&mut shard.arrivals);
+        let raw = kinesis_event_at(&records, &arrivals, &shard.id, RAW_ARN, shard.raw_seq, &[]);
+        shard.raw_seq += records.len() as u64;
+        let deadline = Deadline::after(BUDGET);
+
+        let archived = self.archive.run(&raw, deadline).await.map_err(|e| handler("archive", e))?;
+        self.totals.archive.merge(&archived.counts);
+        let enriched = self.enrich.run(&raw, deadline).await.map_err(|e| handler("enrich", e))?;
+        self.totals.enrich.merge(&enriched.counts);
+        self.totals.invocations[0] += 1;
+        self.totals.invocations[1] += 1;
+
+        let out = self.enriched.take();
+        if out.is_empty() {
+            return Ok(());
+        }
+        let shard = &mut self.shards[index];
+        let first = shard.enriched_seq;
+        shard.enriched_seq += out.len() as u64;
+        let records: Vec<TestRecord> = out.into_iter().map(to_test_record).collect();
+        let arrivals = vec![arrivals.last().copied().unwrap_or_default(); records.len()];
+        let payload = kinesis_event_at(&records, &arrivals, &shard.id, ENRICHED_ARN, first, &[]);
+        let filtered = self.filter.run(&payload, deadline).await.map_err(|e| handler("filter", e))?;
+        self.totals.filter.merge(&filtered.counts);
+        self.totals.invocations[2] += 1;
+        self.count_alerts();
+
+        let window = self.window_members(index, false);
+        let payload = kinesis_event_at(&records, &arrivals, &self.shards[index].id, ENRICHED_ARN, first, &window);
+        self.invoke_aggregate(index, &payload).await
+    }
+
+    /// The final invoke of the shard's open window: the report is written and the state cleared.
+    async fn close_window(&mut self, index: usize) -> Result<(), PipelineError> {
+        if self.shards[index].window_start_ms.is_none() {
+            return Ok(());
+        }
+        let window = self.window_members(index, true);
+        let payload = kinesis_event_at(&[], &[], &self.shards[index].id, ENRICHED_ARN, 1, &window);
+        self.invoke_aggregate(index, &payload).await?;
+        self.shards[index].window_start_ms = None;
+        let lines: Vec<String> =
+            self.reports.take().iter().map(|r| String::from_utf8_lossy(&r.data).into_owned()).collect();
+        if !lines.is_empty() {
+            self.totals.reports_written += 1;
+            self.totals.last_report = lines;
+        }
+        Ok(())
+    }
+
+    async fn invoke_aggregate(&mut self, index: usize, payload: &[u8]) -> Result<(), PipelineError> {
+        let outcome =
+            self.aggregate.run(payload, Deadline::after(BUDGET)).await.map_err(|e| handler("aggregate", e))?;
+        self.totals.aggregate.merge(&outcome.counts);
+        self.totals.invocations[3] += 1;
+        self.shards[index].state = outcome.response.state;
+        Ok(())
+    }
+
+    /// The tumbling-window members of a `KinesisTimeWindowEvent` for the shard.
+    fn window_members(&self, index: usize, is_final: bool) -> Vec<(&'static str, String)> {
+        let shard = &self.shards[index];
+        let start = shard.window_start_ms.unwrap_or_default();
+        let end = start + self.settings.window_seconds.max(1) * 1000;
+        let state = serde_json::to_string(&shard.state).unwrap_or_else(|_| "{}".into());
+        vec![
+            ("window", format!(r#"{{"start":"{}","end":"{}"}}"#, rfc3339(start), rfc3339(end))),
+            ("state", state),
+            ("shardId", format!("\"{}\"", shard.id)),
+            ("eventSourceARN", format!("\"{ENRICHED_ARN}\"")),
+            ("isFinalInvokeForWindow", is_final.to_string()),
+            ("isWindowTerminatedEarly", "false".into()),
+        ]
+    }
+
+    fn count_alerts(&mut self) {
+        for alert in self.alerts.take() {
+            let Ok(value) = serde_json::from_slice::<serde_json::Value>(&alert.data) else { continue };
+            for rule in value["alert"]["rules"].as_array().into_iter().flatten() {
+                if let Some(id) = rule.as_str() {
+                    *self.totals.alerts_by_rule.entry(id.to_string()).or_default() += 1;
+                }
+            }
+            if let Some(id) = value["id"].as_str() {
+                self.totals.alert_ids.push(id.to_string());
+            }
+        }
+    }
+}
+
+fn to_test_record(r: SinkRecord) -> TestRecord {
+    let mut data = r.data;
+    if data.last() == Some(&b'\n') {
+        data.pop();
+    }
+    TestRecord { partition_key: r.partition_key, data }
+}
+
+fn handler(function: &'static str, e: impl std::fmt::Display) -> PipelineError {
+    PipelineError::Handler { function, message: e.to_string() }
+}
+
+fn rfc3339(ms: i64) -> String {
+    DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default().to_rfc3339_opts(SecondsFormat::Secs, true)
+}
