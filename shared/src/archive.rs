@@ -28,6 +28,10 @@ pub const ARCHIVE_SLOT: usize = 0;
 pub struct ArchiveProcessor;
 
 impl Processor for ArchiveProcessor {
+    fn name(&self) -> &'static str {
+        "archive"
+    }
+
     fn process(&mut self, event: &Event<'_>, out: &mut Outputs) -> Result<(), DropReason> {
         out.push(ARCHIVE_SLOT, event.coords.partition_key, archive_line(event));
         Ok(())

@@ -76,6 +76,12 @@ pub type DropReason = &'static str;
 /// A processor: plain synchronous logic over events. It pushes outputs for the
 /// sinks, or drops the event with a reason.
 pub trait Processor {
+    /// The function's name; quarantine objects are keyed under it, so functions
+    /// reading the same stream never overwrite each other's quarantine.
+    fn name(&self) -> &'static str {
+        "events"
+    }
+
     /// Handles one event.
     fn process(&mut self, event: &Event<'_>, out: &mut Outputs) -> Result<(), DropReason>;
 }
@@ -250,7 +256,7 @@ impl Driver<'_> {
         deadline: Deadline,
     ) -> Result<BatchReport, BatchError> {
         let staged = self.stage(records, processor);
-        let failed_records = self.send(records, &staged, deadline).await;
+        let failed_records = self.send(records, &staged, processor.name(), deadline).await;
         answer(records, &staged.items, &failed_records)
     }
 
@@ -310,25 +316,25 @@ impl Driver<'_> {
     }
 
     /// Sends every sink's entries at once; returns which records had an entry fail.
-    async fn send(&self, records: &[InRecord<'_>], staged: &Staged, deadline: Deadline) -> Vec<bool> {
+    async fn send(&self, records: &[InRecord<'_>], staged: &Staged, function: &str, deadline: Deadline) -> Vec<bool> {
         let key = object_key(records);
+        let quarantine_key = format!("{function}/{key}");
         let sends = self
             .sinks
             .iter()
             .zip(&staged.outputs.slots)
             .map(|(sink, slot)| (*sink, slot.records.as_slice(), slot.owners.as_slice()))
+            .map(|(sink, recs, owners)| (sink, recs, owners, key.as_str()))
             .chain(std::iter::once((
                 self.quarantine,
                 staged.quarantine.as_slice(),
                 staged.quarantine_owners.as_slice(),
+                quarantine_key.as_str(),
             )))
-            .filter(|(_, recs, _)| !recs.is_empty())
-            .map(|(sink, recs, owners)| {
-                let key = key.as_str();
-                async move {
-                    let report = sink.send(SinkBatch { key, records: recs }, deadline).await;
-                    (sink.name().to_string(), report, owners)
-                }
+            .filter(|(_, recs, _, _)| !recs.is_empty())
+            .map(|(sink, recs, owners, key)| async move {
+                let report = sink.send(SinkBatch { key, records: recs }, deadline).await;
+                (sink.name().to_string(), report, owners)
             });
         let results = futures_util::future::join_all(sends).await;
         let mut failed_records = vec![false; records.len()];

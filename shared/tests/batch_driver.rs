@@ -175,8 +175,8 @@ async fn given_a_payload_that_is_not_a_kinesis_event_then_a_clear_error() {
 }
 
 #[tokio::test]
-async fn object_sinks_get_a_key_from_the_hour_shard_and_first_sequence() {
+async fn object_sinks_get_a_key_from_the_function_hour_shard_and_first_sequence() {
     let s = setup();
     run(&s, &event(&[(SEQ[0], b"".to_vec())])).await;
-    assert_eq!(s.quarantine.keys(), vec![format!("2024/11/25/02/shardId-000000000007-{}", SEQ[0])]);
+    assert_eq!(s.quarantine.keys(), vec![format!("archive/2024/11/25/02/shardId-000000000007-{}", SEQ[0])]);
 }

@@ -284,6 +284,10 @@ fn copy_kept(text: &str, members: &[Member], written: Written, out: &mut Vec<u8>
 }
 
 impl Processor for EnrichProcessor<'_> {
+    fn name(&self) -> &'static str {
+        "enrich"
+    }
+
     fn process(&mut self, event: &Event<'_>, out: &mut Outputs) -> Result<(), DropReason> {
         let line = self.enrich(event);
         out.push(ENRICHED_SLOT, event.coords.partition_key, line);

@@ -106,6 +106,10 @@ impl<'r> FilterProcessor<'r> {
 }
 
 impl Processor for FilterProcessor<'_> {
+    fn name(&self) -> &'static str {
+        "filter"
+    }
+
     fn process(&mut self, event: &Event<'_>, out: &mut Outputs) -> Result<(), DropReason> {
         let verdict = match &event.data {
             Data::Json(raw) => self.rules.evaluate(raw).map_err(|_| UNREADABLE_JSON)?,

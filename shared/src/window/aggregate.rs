@@ -238,6 +238,10 @@ impl<'p> AggregateProcessor<'p> {
 }
 
 impl Processor for AggregateProcessor<'_> {
+    fn name(&self) -> &'static str {
+        "aggregate"
+    }
+
     fn process(&mut self, event: &Event<'_>, out: &mut Outputs) -> Result<(), DropReason> {
         match self.fold(event) {
             Verdict::Folded => Ok(()),
