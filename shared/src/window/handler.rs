@@ -17,7 +17,6 @@
 //! report fails, the invocation fails and Lambda retries it with the same
 //! state (report and late objects have fixed keys, so the retry overwrites).
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -29,6 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use super::aggregate::{AggregateProcessor, Plan, Window};
 use super::config::AggregateConfig;
+use super::fields::top_level_members;
 use super::report::{report_key, report_lines, ReportContext};
 use super::state::{StateError, WindowState, STATE_BUDGET_BYTES, STATE_KEY};
 use crate::aws::{kinesis_client, s3_client};
@@ -86,9 +86,8 @@ pub struct WindowProps {
 }
 
 #[derive(Deserialize)]
-struct RawProps<'a> {
-    #[serde(borrow)]
-    window: Option<RawWindow<'a>>,
+struct RawProps {
+    window: Option<RawWindow>,
     #[serde(default)]
     state: Option<BTreeMap<String, serde_json::Value>>,
     #[serde(rename = "shardId", default)]
@@ -102,11 +101,31 @@ struct RawProps<'a> {
 }
 
 #[derive(Deserialize)]
-struct RawWindow<'a> {
-    #[serde(borrow)]
-    start: Cow<'a, str>,
-    #[serde(borrow)]
-    end: Cow<'a, str>,
+struct RawWindow {
+    start: String,
+    end: String,
+}
+
+/// The tumbling-window members of the event, read without parsing its records.
+const PROPS: [&str; 6] =
+    ["window", "state", "shardId", "eventSourceARN", "isFinalInvokeForWindow", "isWindowTerminatedEarly"];
+
+fn read_props(payload: &[u8]) -> Result<RawProps, AggregateError> {
+    let members = top_level_members(payload, &PROPS).map_err(|e| AggregateError::Window(e.to_string()))?;
+    // a small object of just those members, for serde
+    let mut text = Vec::with_capacity(256 + members.iter().flatten().map(|m| m.len()).sum::<usize>());
+    text.push(b'{');
+    for (name, raw) in PROPS.iter().zip(&members) {
+        if let Some(raw) = raw {
+            if text.len() > 1 {
+                text.push(b',');
+            }
+            crate::json::write_key(&mut text, name);
+            text.extend_from_slice(raw);
+        }
+    }
+    text.push(b'}');
+    serde_json::from_slice(&text).map_err(|e| AggregateError::Window(e.to_string()))
 }
 
 fn parse_time(name: &str, text: &str) -> Result<i64, AggregateError> {
@@ -119,7 +138,7 @@ fn parse_time(name: &str, text: &str) -> Result<i64, AggregateError> {
 /// batch driver takes them) and its window properties.
 pub fn parse_window_event(payload: &[u8]) -> Result<(Vec<InRecord<'_>>, WindowProps), AggregateError> {
     let records = parse_kinesis_event(payload)?;
-    let raw: RawProps<'_> = serde_json::from_slice(payload).map_err(|e| AggregateError::Window(e.to_string()))?;
+    let raw = read_props(payload)?;
     let window =
         raw.window.ok_or_else(|| AggregateError::Window("no `window` (is the tumbling window set?)".into()))?;
     let window = Window { start_ms: parse_time("start", &window.start)?, end_ms: parse_time("end", &window.end)? };
