@@ -1,8 +1,10 @@
 //! Reading only the fields the rules test from an event's JSON, in one pass:
-//! the parser walks the object guided by the [`PathTrie`], keeps the values at
+//! the reader walks the object guided by the [`PathTrie`], keeps the values at
 //! the rules' paths (strings borrowed when they hold no escapes) and skips
 //! everything else without building it. Cheaper than a `serde_json::Value`
-//! of the whole event (see `benches/filter.rs`).
+//! of the whole event (see `benches/filter.rs`). Two readers: a byte scanner
+//! ([`super::scan`], the fast path) and a `serde_json` visitor (the fallback
+//! for text the scanner does not take, and the reference its tests compare with).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -37,8 +39,19 @@ impl<'a> Fields<'a> {
         self.slots.get(slot as usize).and_then(Option::as_ref)
     }
 
-    /// Extracts the trie's fields from one JSON object's text.
+    /// Extracts the trie's fields from one JSON object's text: the byte
+    /// scanner ([`super::scan`]) first; `serde_json` when the scanner gives up
+    /// (so invalid text gets `serde_json`'s error).
     pub fn from_json(trie: &PathTrie, json: &'a str) -> Result<Self, serde_json::Error> {
+        let mut slots = vec![None; trie.slots];
+        if super::scan::scan(trie, json, &mut slots).is_some() {
+            return Ok(Self { slots });
+        }
+        Self::from_json_serde(trie, json)
+    }
+
+    /// Extracts the trie's fields with `serde_json` (a full, validating parse).
+    pub fn from_json_serde(trie: &PathTrie, json: &'a str) -> Result<Self, serde_json::Error> {
         let mut slots = vec![None; trie.slots];
         let mut de = serde_json::Deserializer::from_str(json);
         NodeSeed { trie, node: 0, slots: &mut slots }.deserialize(&mut de)?;
@@ -244,5 +257,113 @@ impl<'de> Visitor<'de> for ValVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Val<'de>, A::Error> {
         while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
         Ok(Val::Object)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    /// A trie of the given dotted paths.
+    fn trie(paths: &[&str]) -> PathTrie {
+        let mut t = PathTrie::new();
+        for p in paths {
+            let segments: Vec<&str> = p.split('.').collect();
+            t.insert(&segments);
+        }
+        t
+    }
+
+    /// Slots equal, numbers within rounding (serde_json's fast float parsing
+    /// may differ from the correctly rounded one in the last digit).
+    fn same(a: &[Option<Val<'_>>], b: &[Option<Val<'_>>]) -> bool {
+        fn val(a: &Val<'_>, b: &Val<'_>) -> bool {
+            match (a, b) {
+                (Val::Num(x), Val::Num(y)) => x == y || (x - y).abs() <= 1e-12 * x.abs().max(y.abs()),
+                (Val::Array(x), Val::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(x, y)| val(x, y)),
+                (x, y) => x == y,
+            }
+        }
+        a.len() == b.len()
+            && a.iter().zip(b).all(|(x, y)| match (x, y) {
+                (Some(x), Some(y)) => val(x, y),
+                (None, None) => true,
+                _ => false,
+            })
+    }
+
+    fn both<'a>(t: &PathTrie, text: &'a str) -> (Fields<'a>, Fields<'a>) {
+        let mut slots = vec![None; t.slots];
+        super::super::scan::scan(t, text, &mut slots).unwrap_or_else(|| panic!("the scanner gave up on {text}"));
+        (Fields { slots }, Fields::from_json_serde(t, text).unwrap())
+    }
+
+    #[test]
+    fn given_tricky_text_when_scanned_then_the_scanner_reads_what_serde_reads() {
+        let t = trie(&["a", "a.b", "s", "n", "arr", "e", "k\"q", "deep.x.y"]);
+        for text in [
+            r#"{"a":{"b":1,"c":[1,{"b":2}]},"s":"x\"y\\","n":-1.5e3,"arr":[1,"two",[3,{"x":1}],null,true],"e":"\u00e9\n"}"#,
+            r#" { "a" : 7 , "s" : "}{][\\" , "k\"q" : false , "z" : { "a" : { "b" : 9 } } } "#,
+            r#"{"deep":{"x":{"y":[]}},"a":{"b":{"c":1}},"a":{"b":"last wins"}}"#,
+            r#"{"x":"\\","n":0,"arr":[],"s":""}"#,
+            "{}",
+        ] {
+            let (fast, slow) = both(&t, text);
+            assert!(same(&fast.slots, &slow.slots), "{text}: {:?} vs {:?}", fast.slots, slow.slots);
+        }
+    }
+
+    #[test]
+    fn given_invalid_text_when_read_then_it_is_an_error_and_no_panic() {
+        let t = trie(&["a", "a.b", "s"]);
+        for text in [
+            "",
+            "{",
+            "[1]",
+            r#"{"a":}"#,
+            r#"{"a":1"#,
+            r#"{"s":"open}"#,
+            r#"{"a":[1,2}"#,
+            r#"{"a":tru}"#,
+            r#"{"a" 1}"#,
+            r#"{"a":1}x"#,
+            r#"{"a":{"b":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}}"#,
+        ] {
+            let _ = Fields::from_json(&t, text);
+        }
+        assert!(Fields::from_json(&t, r#"{"a":}"#).is_err());
+    }
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            (-1.0e12f64..1.0e12).prop_map(|f| json!(f)),
+            "[a-c\\\\\"\\}{\\]\\[ :,é\\n]{0,6}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 40, 5, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec(("[abc]{1,2}", inner), 0..5)
+                    .prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn the_scanner_and_serde_extract_the_same_fields(
+            fields in prop::collection::vec(("[abc]{1,2}", json_value()), 0..6),
+            pretty in any::<bool>(),
+        ) {
+            let object = Value::Object(fields.into_iter().collect());
+            let text = if pretty { serde_json::to_string_pretty(&object).unwrap() } else { object.to_string() };
+            let t = trie(&["a", "b", "a.a", "a.b", "b.c", "c.a.b", "ab", "ab.c"]);
+            let (fast, slow) = both(&t, &text);
+            prop_assert!(same(&fast.slots, &slow.slots), "{}: {:?} vs {:?}", text, fast.slots, slow.slots);
+        }
     }
 }

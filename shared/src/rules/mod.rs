@@ -42,6 +42,7 @@ pub mod fields;
 pub mod handler;
 pub mod parse;
 pub mod sample;
+mod scan;
 
 use compile::{Cond, PathTrie};
 use fields::Fields;
