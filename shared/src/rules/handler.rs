@@ -173,13 +173,13 @@ fn write_list(out: &mut Vec<u8>, items: Vec<&str>) {
 
 /// Adds `"alert":{..}` before the object's closing brace, without reparsing.
 fn splice(raw: &str, alert: &[u8]) -> Vec<u8> {
-    let body = raw.trim_end();
-    let Some(open) = body.strip_suffix('}') else {
+    let Some(inner) = raw.trim().strip_prefix('{').and_then(|b| b.strip_suffix('}')) else {
         return rewrite(raw, alert);
     };
     let mut out = Vec::with_capacity(raw.len() + alert.len() + 16);
-    out.extend_from_slice(open.as_bytes());
-    if open.trim_end() != "{" && !open.trim().is_empty() {
+    out.push(b'{');
+    out.extend_from_slice(inner.as_bytes());
+    if !inner.trim().is_empty() {
         out.push(b',');
     }
     write_key(&mut out, "alert");
@@ -294,6 +294,22 @@ mod tests {
         assert_eq!(c.rules_file.as_deref(), Some(Path::new("rules/security.yaml")));
         assert_eq!(c.require_alerts_stream(), Ok("alerts"));
         assert_eq!(c.require_quarantine().unwrap().prefix, "quarantine/");
+    }
+
+    #[test]
+    fn given_objects_of_any_shape_when_the_alert_is_spliced_then_the_result_is_one_valid_object() {
+        let rules = RuleSet::parse(
+            "rules:\n  - {id: any, severity: high, tags: [t], condition: {field: x, exists: false}}\n",
+            crate::rules::Format::Yaml,
+        )
+        .unwrap();
+        for raw in ["{}", "{ }", r#"{"a":1}"#, r#" {"a":{"b":[1,"}"]}} "#, r#"{"alert":{"old":true},"a":1}"#] {
+            let verdict = rules.evaluate(raw).unwrap();
+            let out = alert_record(&Data::Json(raw.into()), &verdict);
+            let v: serde_json::Value = serde_json::from_slice(&out).unwrap_or_else(|e| panic!("{raw}: {e}"));
+            assert_eq!(v["alert"]["rules"][0], "any", "{raw}");
+            assert_eq!(String::from_utf8_lossy(&out).matches("\"alert\"").count(), 1, "{raw}");
+        }
     }
 
     #[test]
