@@ -7,13 +7,17 @@
 //! - `reference_batch_6MB_no_cache`: caches off, every user agent classified and
 //!   every geo record decoded per event (the cost a cold function pays once);
 //! - `reference_batch_6MB_lookups_off`: no database or catalog (fields normalised, user agents still parsed);
-//! - `processor_only_6700_events`: the processor alone on the batch's events, decoded beforehand.
+//! - `processor_only_6700_events`: the processor alone on the batch's events, decoded beforehand;
+//!
+//! then the CPU time per batch of enrich and archive, alternated (robust to a
+//! busy machine, where wall times are not).
 
 use std::borrow::Cow;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, Criterion, Throughput};
+use eddy::archive::Archive;
 use eddy::deadline::Deadline;
 use eddy::decode::DecodeLimits;
 use eddy::enrich::config::DEFAULT_CACHE_ENTRIES;
@@ -96,5 +100,47 @@ fn enrich_processor_only(c: &mut Criterion) {
     group.finish();
 }
 
+/// This thread's CPU time so far, from `/proc/thread-self/schedstat` (Linux).
+fn thread_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    stat.split_whitespace().next()?.parse().ok().map(Duration::from_nanos)
+}
+
+/// CPU time per batch (not wall time: the figure stays meaningful on a busy
+/// shared machine), for enrich and, as the yardstick, archive, alternated.
+fn cpu_time_per_batch() {
+    let payload = reference_event(REFERENCE_RECORDS, REFERENCE_RECORD_BYTES);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let enrich = Enrich::in_memory(lookups(), DecodeLimits::default(), DEFAULT_CACHE_ENTRIES);
+    let archive = Archive::in_memory(DecodeLimits::default());
+    let deadline = || Deadline::after(Duration::from_secs(60));
+    let (mut enrich_cpu, mut archive_cpu) = (Vec::new(), Vec::new());
+    for _ in 0..40 {
+        let t = thread_cpu();
+        runtime.block_on(enrich.run(&payload, deadline())).expect("batch");
+        enrich_cpu.extend(thread_cpu().zip(t).map(|(b, a)| b - a));
+        let t = thread_cpu();
+        runtime.block_on(archive.run(&payload, deadline())).expect("batch");
+        archive_cpu.extend(thread_cpu().zip(t).map(|(b, a)| b - a));
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v.get(v.len() / 2).map_or(f64::NAN, |d| d.as_secs_f64() * 1e3)
+    };
+    println!(
+        "cpu time per reference batch (median of 40): enrich {:.2} ms, archive {:.2} ms",
+        median(&mut enrich_cpu),
+        median(&mut archive_cpu)
+    );
+}
+
 criterion_group!(benches, enrich_reference_batch, enrich_processor_only);
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    // only when benchmarking (`cargo test --all-targets` runs this binary in test mode)
+    if std::env::args().any(|a| a == "--bench") {
+        cpu_time_per_batch();
+    }
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -158,17 +158,32 @@ fn string_end(b: &[u8], i: usize) -> Option<usize> {
     }
 }
 
-/// The index of the first `"` or `\` at or after `from`: a plain loop over
-/// the first bytes (most keys and values are short), SIMD search past them.
+/// The index of the first `"` or `\` at or after `from`: eight bytes at a
+/// time (SWAR) over the first 64 (most keys and values are short), SIMD search
+/// past them.
 #[inline]
 fn quote_or_backslash(b: &[u8], from: usize) -> Option<usize> {
-    const SHORT: usize = 16;
-    let rest = b.get(from..)?;
-    if let Some(k) = rest.iter().take(SHORT).position(|&c| c == b'"' || c == b'\\') {
-        return Some(from + k);
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const QUOTES: u64 = LO * b'"' as u64;
+    const BACKSLASHES: u64 = LO * b'\\' as u64;
+    let limit = from.saturating_add(64);
+    let mut i = from;
+    while i < limit {
+        let Some(chunk) = b.get(i..i + 8) else {
+            // fewer than 8 bytes left
+            return b.get(i..)?.iter().position(|&c| c == b'"' || c == b'\\').map(|k| i + k);
+        };
+        let x = u64::from_le_bytes(chunk.try_into().ok()?);
+        let (q, e) = (x ^ QUOTES, x ^ BACKSLASHES);
+        // a byte of q or e is zero where x has a quote or a backslash; the lowest flag is exact
+        let found = (q.wrapping_sub(LO) & !q | e.wrapping_sub(LO) & !e) & HI;
+        if found != 0 {
+            return Some(i + (found.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
     }
-    let long = rest.get(SHORT..).filter(|r| !r.is_empty())?;
-    memchr::memchr2(b'"', b'\\', long).map(|k| from + SHORT + k)
+    memchr::memchr2(b'"', b'\\', b.get(i..)?).map(|k| i + k)
 }
 
 /// The index just past the value starting at `b[i]`.
@@ -533,6 +548,27 @@ mod tests {
     }
 
     #[test]
+    fn the_first_quote_or_backslash_is_found_at_every_offset_and_length() {
+        for len in 0..100 {
+            for at in 0..len {
+                for special in [b'"', b'\\'] {
+                    let mut text = "é".repeat(len).into_bytes(); // multi-byte, high bits set
+                    text.truncate(len);
+                    text[at] = special;
+                    if at + 3 < len {
+                        text[at + 3] = b'"';
+                    }
+                    for from in [0, at / 2, at] {
+                        assert_eq!(quote_or_backslash(&text, from), Some(at), "len {len} at {at} from {from}");
+                    }
+                }
+            }
+            assert_eq!(quote_or_backslash(&vec![b'x'; len], 0), None);
+        }
+        assert_eq!(quote_or_backslash(b"ab", 5), None);
+    }
+
+    #[test]
     fn given_text_that_is_not_an_object_when_scanned_then_none_and_no_panic() {
         for bad in [
             "",
@@ -582,6 +618,7 @@ mod tests {
             any::<i64>().prop_map(serde_json::Value::from),
             any::<f64>().prop_filter("finite", |x| x.is_finite()).prop_map(serde_json::Value::from),
             "[ -~\\PC]{0,12}".prop_map(serde_json::Value::from),
+            "[a-z\"\\\\\u{e9}\u{1F600}]{0,100}".prop_map(serde_json::Value::from),
             prop::sample::select(vec!["{", "}", "[", "]", "\\", "\"", ",", ":"]).prop_map(serde_json::Value::from),
         ];
         leaf.prop_recursive(4, 32, 6, |inner| {

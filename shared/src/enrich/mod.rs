@@ -43,7 +43,8 @@
 //! In detail: `id`, `kind` and `source` holding strings are the normalised
 //! values already, so they stay where they are, untouched; otherwise (absent,
 //! or not a string, e.g. a numeric `id`) enrich writes them. `time` and
-//! `time_source` are always written (the payload's `time` reformatted).
+//! `time_source` are always written: the payload's `time` reformatted, or, when
+//! it cannot be read as a time, replaced (`time_source` then says `arrival`).
 //! `geo`, `ua` and `service` replace the payload's member only when enrich
 //! writes them, and keep what they replace: `ua.original` is the user-agent
 //! string and `service.name` the service name.
