@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+mod gen;
 mod invoke;
 mod rules;
 mod run;
@@ -35,6 +36,8 @@ enum Command {
     },
     /// Runs archive, enrich, filter and aggregate in-process on NDJSON or a generated scenario.
     Run(run::RunArgs),
+    /// Generates a scenario's events (NDJSON or Lambda events) and their ground truth.
+    Gen(gen::GenArgs),
     /// Writes DESIGN.md's reference batch (a Lambda Kinesis event of access events) to a file.
     ReferenceBatch {
         /// The file to write.
@@ -64,6 +67,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Invoke { function, event, out, repeat } => invoke::run(function, &event, &out, repeat).await,
         Command::Rules { command } => rules::run(command),
         Command::Run(args) => run::run(args).await,
+        Command::Gen(args) => gen::run(args),
         Command::ReferenceBatch { out, records, record_bytes } => {
             let event = eddy::workload::reference_event(records, record_bytes);
             std::fs::write(&out, &event).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
