@@ -1,9 +1,9 @@
 //! Reading only the fields the rules test from an event's JSON, in one pass:
-//! the reader walks the object guided by the [`PathTrie`], keeps the values at
+//! the reader walks the object guided by the trie of the rules' paths, keeps the values at
 //! the rules' paths (strings borrowed when they hold no escapes) and skips
 //! everything else without building it. Cheaper than a `serde_json::Value`
 //! of the whole event (see `benches/filter.rs`). Two readers: a byte scanner
-//! ([`super::scan`], the fast path) and a `serde_json` visitor (the fallback
+//! (`scan.rs`, the fast path) and a `serde_json` visitor (the fallback
 //! for text the scanner does not take, and the reference its tests compare with).
 
 use std::borrow::Cow;
