@@ -2,12 +2,16 @@
 
 use std::borrow::Cow;
 use std::io::BufRead;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use eddy::batch::Counts;
+use std::collections::BTreeMap;
+
 use eddy::enrich::{EnrichConfig, Enricher};
+use eddy::gen::{Generator, GroundTruth, Scenario};
 use eddy::pipeline::run::{Pipeline, RawEvent, Settings, Totals};
 use eddy::rules::{Format, RuleSet};
 use eddy::window::AggregateConfig;
@@ -30,9 +34,19 @@ pub struct RunArgs {
     /// Output tree (S3-like: archive/, enriched/, alerts/, reports/, late/, quarantine/).
     #[arg(long, default_value = "eddy-out")]
     pub out: PathBuf,
-    /// Rules: a shipped pack (security, iot, logs) or a rule file.
-    #[arg(long, default_value = "security")]
-    pub rules: String,
+    /// Generate this scenario in-process (security, clickstream, logs, fraud, iot, ads).
+    #[arg(long)]
+    pub scenario: Option<eddy::gen::Scenario>,
+    /// Events to generate.
+    #[arg(long, default_value_t = 200_000)]
+    pub count: u64,
+    /// Seed of the generator.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Rules: a shipped pack (security, iot, logs) or a rule file
+    /// (default: the scenario's pack, else security).
+    #[arg(long)]
+    pub rules: Option<String>,
     /// Service catalog JSON for enrich (else EDDY_SERVICE_CATALOG, else none).
     #[arg(long)]
     pub catalog: Option<PathBuf>,
@@ -50,15 +64,112 @@ pub struct RunArgs {
     pub window_seconds: i64,
 }
 
-/// `eddy run`: the pipeline on the chosen input, then the summary.
-pub async fn run(args: RunArgs) -> anyhow::Result<()> {
-    let Some(input) = args.input.as_deref() else {
-        anyhow::bail!("say what to run on: --input FILE.ndjson (or -), or --scenario NAME --count N");
+/// `eddy run`: the pipeline on the chosen input, then the summary (and, for
+/// a generated scenario, the comparison with its ground truth).
+pub async fn run(mut args: RunArgs) -> anyhow::Result<()> {
+    if let Some(scenario) = args.scenario {
+        return run_scenario(&mut args, scenario).await;
+    }
+    let Some(input) = args.input.clone() else {
+        anyhow::bail!("say what to run on: --scenario NAME [--count N], or --input FILE.ndjson (or -)");
     };
-    let events = ndjson_events(input)?;
+    let events = ndjson_events(&input)?;
     let (totals, elapsed) = run_events(&args, events, None).await?;
     print_summary(&args, &totals, elapsed);
     check_outcomes(&totals)
+}
+
+async fn run_scenario(args: &mut RunArgs, scenario: Scenario) -> anyhow::Result<()> {
+    if args.input.is_some() {
+        anyhow::bail!("--scenario and --input exclude each other");
+    }
+    if args.rules.is_none() {
+        args.rules = Some(scenario.rule_pack().map_or("security", pack_name).to_string());
+    }
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    if scenario.needs_catalog() && args.catalog.is_none() {
+        let path = args.out.join("catalog.json");
+        std::fs::write(&path, eddy::gen::catalog_json())?;
+        args.catalog = Some(path);
+    }
+    let mut generator = Generator::new(scenario, args.seed, args.count);
+    let events = generator
+        .by_ref()
+        .map(|e| Ok(RawEvent { partition_key: e.partition_key, data: e.data, arrival_ms: e.time_ms }));
+    let (totals, elapsed) = run_events(args, events, Some(args.count)).await?;
+    let truth = generator.truth();
+    std::fs::write(args.out.join("truth.json"), truth.to_json())?;
+    print_summary(args, &totals, elapsed);
+    check_outcomes(&totals)?;
+    compare_with_truth(args, &totals, &truth)
+}
+
+/// `rules/security.yaml` -> `security`.
+fn pack_name(path: &str) -> &str {
+    path.rsplit('/').next().and_then(|f| f.strip_suffix(".yaml")).unwrap_or(path)
+}
+
+/// Prints precision and recall per rule and the report counts against the
+/// truth; fails when they disagree.
+fn compare_with_truth(args: &RunArgs, totals: &Totals, truth: &GroundTruth) -> anyhow::Result<()> {
+    let mut problems = Vec::new();
+    let pack_matches = truth.rule_pack.as_deref().map(pack_name) == args.rules.as_deref().map(pack_name);
+    if truth.rules.is_empty() || !pack_matches {
+        println!("ground truth: no alerts predicted for these rules (scenario {})", truth.scenario.name());
+    } else {
+        println!(
+            "ground truth: alerts expected vs raised (ids {}complete)",
+            if truth.alert_ids_complete() { "" } else { "in-" }
+        );
+        println!("  {:<32} {:>9} {:>9} {:>9} {:>7}", "rule", "expected", "raised", "precision", "recall");
+        for rule in &truth.rules {
+            let expected = truth.alerts_by_rule.get(rule).copied().unwrap_or(0);
+            let raised = totals.alerts_by_rule.get(rule).copied().unwrap_or(0);
+            let ids = totals.alert_ids_by_rule.get(rule).map(Vec::as_slice).unwrap_or_default();
+            let score = truth.score(Some(rule), ids.iter().map(String::as_str));
+            println!("  {rule:<32} {expected:>9} {raised:>9} {:>9.3} {:>7.3}", score.precision(), score.recall());
+            if expected != raised || !score.is_exact() {
+                problems.push(format!("rule {rule}: expected {expected} alerts, raised {raised}"));
+            }
+        }
+    }
+    let produced = report_counts_by_window(totals);
+    let mut mismatched = 0;
+    for ((start_ms, source), expected) in &truth.window_counts {
+        let got = produced.get(&(*start_ms, source.clone())).copied().unwrap_or(0);
+        if got != *expected {
+            mismatched += 1;
+        }
+    }
+    let expected_total: u64 = truth.window_counts.values().sum();
+    let produced_total: u64 = produced.values().sum();
+    println!(
+        "ground truth: report counts per (window, source): {} expected, {} mismatched; events {} expected, {} reported",
+        truth.window_counts.len(),
+        mismatched,
+        expected_total,
+        produced_total
+    );
+    if mismatched > 0 || expected_total != produced_total {
+        problems.push(format!("{mismatched} report counts differ from the truth"));
+    }
+    if problems.is_empty() {
+        println!("ground truth: all agree");
+        Ok(())
+    } else {
+        anyhow::bail!("the run disagrees with the ground truth: {}", problems.join("; "))
+    }
+}
+
+/// The reports' counts per (truth window start, source); buckets are parsed from RFC 3339.
+fn report_counts_by_window(totals: &Totals) -> BTreeMap<(i64, String), u64> {
+    let mut out = BTreeMap::new();
+    for ((bucket, source), n) in &totals.report_counts {
+        let Ok(start) = chrono::DateTime::parse_from_rfc3339(bucket) else { continue };
+        let start_ms = start.timestamp_millis().div_euclid(eddy::gen::WINDOW_MS) * eddy::gen::WINDOW_MS;
+        *out.entry((start_ms, source.clone())).or_default() += n;
+    }
+    out
 }
 
 /// Fails the command when a function's outcomes do not add up or records failed.
@@ -85,7 +196,7 @@ pub async fn run_events(
     events: impl Iterator<Item = anyhow::Result<RawEvent>>,
     expected: Option<u64>,
 ) -> anyhow::Result<(Totals, Duration)> {
-    let rules = load_rules(&args.rules)?;
+    let rules = load_rules(args.rules.as_deref().unwrap_or("security"))?;
     let enricher = load_enricher(args).await?;
     let aggregate = AggregateConfig::from_env()?;
     let settings = Settings {

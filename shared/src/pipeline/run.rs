@@ -76,8 +76,11 @@ pub struct Totals {
     pub aggregate: Counts,
     /// Alerts raised per rule id.
     pub alerts_by_rule: BTreeMap<String, u64>,
-    /// Ids of the alerted events (for comparison with a ground truth).
-    pub alert_ids: Vec<String>,
+    /// Ids of the alerted events per rule (for comparison with a ground truth),
+    /// up to [`MAX_ALERT_IDS`] in all.
+    pub alert_ids_by_rule: BTreeMap<String, Vec<String>>,
+    /// Events counted by the reports, per (event-time bucket start, `source`).
+    pub report_counts: BTreeMap<(String, String), u64>,
     /// Reports written, one JSON text each (the last window's are at the end).
     pub reports_written: u64,
     /// The lines of the most recent report.
@@ -111,6 +114,9 @@ pub struct Pipeline {
     reports: Arc<MemorySink>,
     totals: Totals,
 }
+
+/// Most alert ids kept for the comparison with a ground truth.
+pub const MAX_ALERT_IDS: usize = 2_000_000;
 
 const RAW_ARN: &str = "arn:aws:kinesis:us-east-1:000000000000:stream/raw";
 const ENRICHED_ARN: &str = "arn:aws:kinesis:us-east-1:000000000000:stream/enriched";
@@ -270,6 +276,9 @@ impl Pipeline {
         self.shards[index].window_start_ms = None;
         let lines: Vec<String> =
             self.reports.take().iter().map(|r| String::from_utf8_lossy(&r.data).into_owned()).collect();
+        for line in &lines {
+            self.count_report_row(line);
+        }
         if !lines.is_empty() {
             self.totals.reports_written += 1;
             self.totals.last_report = lines;
@@ -303,17 +312,27 @@ impl Pipeline {
     }
 
     fn count_alerts(&mut self) {
+        let mut kept: usize = self.totals.alert_ids_by_rule.values().map(Vec::len).sum();
         for alert in self.alerts.take() {
             let Ok(value) = serde_json::from_slice::<serde_json::Value>(&alert.data) else { continue };
+            let id = value["id"].as_str();
             for rule in value["alert"]["rules"].as_array().into_iter().flatten() {
-                if let Some(id) = rule.as_str() {
-                    *self.totals.alerts_by_rule.entry(id.to_string()).or_default() += 1;
+                let Some(rule) = rule.as_str() else { continue };
+                *self.totals.alerts_by_rule.entry(rule.to_string()).or_default() += 1;
+                if let (Some(id), true) = (id, kept < MAX_ALERT_IDS) {
+                    self.totals.alert_ids_by_rule.entry(rule.to_string()).or_default().push(id.to_string());
+                    kept += 1;
                 }
             }
-            if let Some(id) = value["id"].as_str() {
-                self.totals.alert_ids.push(id.to_string());
-            }
         }
+    }
+
+    /// Adds a report row's count to the (bucket, source) totals.
+    fn count_report_row(&mut self, line: &str) {
+        let Ok(row) = serde_json::from_str::<serde_json::Value>(line) else { return };
+        let (Some(bucket), Some(count)) = (row["bucket"].as_str(), row["count"].as_u64()) else { return };
+        let source = row["key"]["source"].as_str().unwrap_or("").to_string();
+        *self.totals.report_counts.entry((bucket.to_string(), source)).or_default() += count;
     }
 }
 
