@@ -79,6 +79,10 @@ impl UserAgent {
     }
 }
 
+/// User agents longer than this are classified every time, never cached: the
+/// cache's memory stays bounded (entries x this) whatever clients send.
+pub const MAX_CACHED_UA_BYTES: usize = 512;
+
 /// Appends the `"ua":{...}` member for `ua`, classifying each distinct string once.
 pub fn write_cached(ua: &str, cache: &mut BoundedCache<Box<str>, Box<[u8]>>, out: &mut Vec<u8>) {
     if let Some(rendered) = cache.get(ua) {
@@ -87,7 +91,9 @@ pub fn write_cached(ua: &str, cache: &mut BoundedCache<Box<str>, Box<[u8]>>, out
     }
     let start = out.len();
     classify(ua).write(ua, out);
-    cache.insert(ua.into(), out[start..].into());
+    if ua.len() <= MAX_CACHED_UA_BYTES {
+        cache.insert(ua.into(), out[start..].into());
+    }
 }
 
 #[cfg(test)]
@@ -149,5 +155,15 @@ mod tests {
         assert_eq!(first, second);
         let v: serde_json::Value = serde_json::from_slice(&[b"{", &first[..], b"}"].concat()).unwrap();
         assert_eq!(v["ua"]["original"], "curl/8.4.0");
+    }
+
+    #[test]
+    fn given_an_oversized_user_agent_when_written_then_it_is_not_cached() {
+        let mut cache = BoundedCache::new(8);
+        let huge = format!("Mozilla/5.0 {}", "x".repeat(MAX_CACHED_UA_BYTES));
+        let mut out = Vec::new();
+        write_cached(&huge, &mut cache, &mut out);
+        assert!(cache.is_empty());
+        assert!(out.len() > MAX_CACHED_UA_BYTES, "still written whole");
     }
 }
