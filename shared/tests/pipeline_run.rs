@@ -2,6 +2,7 @@
 //! every function, outcomes add up per function, alerts are the filter's
 //! deliveries, reports cover every enriched event, and the archive is gzip
 //! NDJSON partitioned by hour.
+#![allow(clippy::unwrap_used)]
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
