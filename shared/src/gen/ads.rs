@@ -147,12 +147,12 @@ impl Ads {
             push_id(&mut parent_id, "ads", index);
         }
         let mut obj = ctx.head(&mut ev.data, kind, SOURCES[source]);
-        obj.str("user", &user)
-            .str("campaign", &campaign)
-            .str("creative", &creative)
-            .str("placement", PLACEMENTS[seen.placement])
-            .str("ip", ip)
-            .str("ua", ua);
+        obj.safe("user", &user)
+            .safe("campaign", &campaign)
+            .safe("creative", &creative)
+            .safe("placement", PLACEMENTS[seen.placement])
+            .safe("ip", ip)
+            .safe("ua", ua);
         if let Some((name, _)) = parent {
             obj.str(name, &parent_id);
         }
@@ -163,7 +163,7 @@ impl Ads {
             "add_to_cart" => {
                 let mut sku = String::with_capacity(10);
                 push_padded(&mut sku, "sku-", seen.creative * 37 % 100_000, 6);
-                obj.str("product", &sku).fixed("price", price, 2).u64("quantity", quantity);
+                obj.safe("product", &sku).fixed("price", price, 2).u64("quantity", quantity);
             }
             _ => {}
         }

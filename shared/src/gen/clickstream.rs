@@ -120,24 +120,24 @@ impl Clickstream {
         let bitrate = [1_800u64, 3_500, 6_000, 12_000][rng.usize(0..4)];
         let source = SOURCES[platform];
         let mut obj = ctx.head(&mut ev.data, kind, source);
-        obj.str("user", &user).str("session", &session).str("ip", &ip).str("ua", ua);
+        obj.safe("user", &user).safe("session", &session).safe("ip", &ip).safe("ua", ua);
         match platform {
             0 => {
-                obj.str("page", &page).str("referrer", referrer).u64("duration_ms", duration);
+                obj.safe("page", &page).safe("referrer", referrer).u64("duration_ms", duration);
                 if kind == "add_to_cart" || kind == "purchase" {
-                    obj.fixed("price", price, 2).str("currency", "USD");
+                    obj.fixed("price", price, 2).safe("currency", "USD");
                 }
             }
             1 | 2 => {
-                obj.str("screen", &page)
-                    .str("app_version", if platform == 1 { "5.12.0" } else { "5.11.3" })
+                obj.safe("screen", &page)
+                    .safe("app_version", if platform == 1 { "5.12.0" } else { "5.11.3" })
                     .u64("duration_ms", duration);
                 if kind == "add_to_cart" || kind == "purchase" {
-                    obj.fixed("price", price, 2).str("currency", "USD");
+                    obj.fixed("price", price, 2).safe("currency", "USD");
                 }
             }
             _ => {
-                obj.str("title_id", &page).u64("position_s", position).u64("bitrate_kbps", bitrate);
+                obj.safe("title_id", &page).u64("position_s", position).u64("bitrate_kbps", bitrate);
             }
         }
         obj.close();

@@ -244,14 +244,14 @@ fn login(ctx: &mut Ctx<'_>, ev: &mut GeneratedEvent, l: &Login<'_>) -> Label {
     device.push_str("dev-");
     push_hex(&mut device, l.device, 12);
     let mut obj = ctx.head(&mut ev.data, "login", SOURCES[source]);
-    obj.str("user", &l.user.id)
-        .str("ip", l.ip)
-        .str("ua", l.ua)
-        .str("device_id", &device)
-        .str("outcome", if l.success { "success" } else { "failure" })
+    obj.safe("user", &l.user.id)
+        .safe("ip", l.ip)
+        .safe("ua", l.ua)
+        .safe("device_id", &device)
+        .safe("outcome", if l.success { "success" } else { "failure" })
         .bool("mfa", mfa && l.success);
     obj.object("location", |o| {
-        o.str("country", country).str("city", city).fixed("lat", (lat * 10_000.0).round() as i64, 4).fixed(
+        o.safe("country", country).str("city", city).fixed("lat", (lat * 10_000.0).round() as i64, 4).fixed(
             "lon",
             (lon * 10_000.0).round() as i64,
             4,
@@ -272,17 +272,17 @@ fn payment(ctx: &mut Ctx<'_>, ev: &mut GeneratedEvent, p: &Payment<'_>) -> Label
     let mut last = String::with_capacity(4);
     push_padded(&mut last, "", last4, 4);
     let mut obj = ctx.head(&mut ev.data, "transaction", SOURCES[2]);
-    obj.str("user", &p.user.id)
-        .str("card_id", &card)
-        .str("card_last4", &last)
+    obj.safe("user", &p.user.id)
+        .safe("card_id", &card)
+        .safe("card_last4", &last)
         .fixed("amount", p.cents, 2)
-        .str("currency", currency)
+        .safe("currency", currency)
         .str("merchant", merchant)
-        .str("mcc", mcc)
-        .str("merchant_country", p.country)
-        .str("channel", if p.online { "ecommerce" } else { "pos" });
+        .safe("mcc", mcc)
+        .safe("merchant_country", p.country)
+        .safe("channel", if p.online { "ecommerce" } else { "pos" });
     if p.online {
-        obj.str("ip", p.ip);
+        obj.safe("ip", p.ip);
     }
     obj.close();
     ev.partition_key.push_str(&p.user.id);
@@ -291,7 +291,7 @@ fn payment(ctx: &mut Ctx<'_>, ev: &mut GeneratedEvent, p: &Payment<'_>) -> Label
 
 fn account_change(ctx: &mut Ctx<'_>, ev: &mut GeneratedEvent, u: &User, change: &str, ip: &str) -> Label {
     let mut obj = ctx.head(&mut ev.data, "account_change", SOURCES[3]);
-    obj.str("user", &u.id).str("change", change).str("ip", ip);
+    obj.safe("user", &u.id).safe("change", change).safe("ip", ip);
     obj.close();
     ev.partition_key.push_str(&u.id);
     Label { source: 3, rules: 0, incident: None }

@@ -119,7 +119,7 @@ impl Iot {
         push_padded(&mut device_id, "dev-", device, 6);
         let site_name = &self.sites[site as usize];
         let mut obj = ctx.head(&mut ev.data, "reading", site_name);
-        obj.str("device_id", &device_id).str("site", site_name).str("model", model).str("firmware", firmware);
+        obj.safe("device_id", &device_id).safe("site", site_name).safe("model", model).safe("firmware", firmware);
         match temperature {
             Some(t) => obj.fixed("temperature", t, 1),
             None => obj.null("temperature"),

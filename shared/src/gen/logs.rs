@@ -280,11 +280,8 @@ impl Logs {
                 message.push_str(" ms)");
             }
         }
-        let mut trace = String::with_capacity(32);
-        push_hex(&mut trace, rng.u64(..), 16);
-        push_hex(&mut trace, rng.u64(..), 16);
-        let mut span = String::with_capacity(16);
-        push_hex(&mut span, rng.u64(..), 16);
+        let trace = [rng.u64(..), rng.u64(..)];
+        let span = rng.u64(..);
         let level_text = level.text(s.style);
         let logger = match s.style {
             Style::Java => "com.example.RequestHandler",
@@ -292,15 +289,15 @@ impl Logs {
             Style::Go => "server/http",
         };
         let mut obj = ctx.head(&mut ev.data, "log", &s.name);
-        obj.str("level", level_text)
-            .str("logger", logger)
+        obj.safe("level", level_text)
+            .safe("logger", logger)
             .str("message", &message)
-            .str("caller", &s.name)
-            .str("callee", callee_name)
+            .safe("caller", &s.name)
+            .safe("callee", callee_name)
             .u64("latency_ms", latency)
             .u64("status", u64::from(status))
-            .str("trace_id", &trace)
-            .str("span_id", &span);
+            .hex("trace_id", &trace, 16)
+            .hex("span_id", &[span], 16);
         obj.close();
         ev.partition_key.push_str(&s.name);
         ev.log = Some(LogOrigin { group: s.group.clone(), stream: s.stream.clone(), message: None });
@@ -350,11 +347,11 @@ impl Logs {
         let mut line = Vec::with_capacity(128);
         write_line(&mut line, eni, flow, start, end);
         let mut obj = ctx.head(&mut ev.data, "log", VPC_SOURCE);
-        obj.u64("version", 2).str("account_id", ACCOUNT).str("interface_id", eni);
+        obj.u64("version", 2).safe("account_id", ACCOUNT).safe("interface_id", eni);
         match flow {
             Some(f) => {
-                obj.str("srcaddr", &f.src)
-                    .str("dstaddr", &f.dst)
+                obj.safe("srcaddr", &f.src)
+                    .safe("dstaddr", &f.dst)
                     .u64("srcport", f.src_port)
                     .u64("dstport", f.dst_port)
                     .u64("protocol", f.protocol)
@@ -362,14 +359,14 @@ impl Logs {
                     .u64("bytes", f.bytes)
                     .u64("start", start)
                     .u64("end", end)
-                    .str("action", if f.accept { "ACCEPT" } else { "REJECT" })
-                    .str("log_status", "OK");
+                    .safe("action", if f.accept { "ACCEPT" } else { "REJECT" })
+                    .safe("log_status", "OK");
             }
             None => {
                 for field in ["srcaddr", "dstaddr", "srcport", "dstport", "protocol", "packets", "bytes"] {
                     obj.null(field);
                 }
-                obj.u64("start", start).u64("end", end).null("action").str("log_status", "NODATA");
+                obj.u64("start", start).u64("end", end).null("action").safe("log_status", "NODATA");
             }
         }
         obj.close();

@@ -272,7 +272,7 @@ impl Ctx<'_> {
     /// Writes `{"id":..,"kind":..,"source":..,"time":..` (the object stays open).
     pub fn head<'o>(&mut self, out: &'o mut Vec<u8>, kind: &str, source: &str) -> writer::Obj<'o> {
         let mut obj = writer::Obj::new(out);
-        obj.str("id", self.id).str("kind", kind).str("source", source);
+        obj.safe("id", self.id).safe("kind", kind).safe("source", source);
         obj.key("time");
         self.clock.write(obj.buf(), self.time_ms);
         obj
@@ -432,7 +432,10 @@ impl Generator {
 
     fn time_of(&mut self, index: u64) -> i64 {
         let jitter = self.rng.u64(0..1000);
-        let offset = (u128::from(index) * 1000 + u128::from(jitter)) / u128::from(self.rate);
+        let offset = match index.checked_mul(1000).and_then(|ms| ms.checked_add(jitter)) {
+            Some(scaled) => scaled / u64::from(self.rate),
+            None => ((u128::from(index) * 1000 + u128::from(jitter)) / u128::from(self.rate)) as u64,
+        };
         self.start_ms.saturating_add(i64::try_from(offset).unwrap_or(i64::MAX / 2))
     }
 }

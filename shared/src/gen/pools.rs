@@ -318,7 +318,9 @@ mod tests {
             let ip: std::net::Ipv4Addr = public_v4(mix(9, h)).parse().unwrap();
             let [a, b, ..] = ip.octets();
             assert!(!ip.is_private() && !ip.is_loopback() && !ip.is_documentation() && a != 0 && a < 224, "{ip}");
-            assert!(!(a == 100 && (64..128).contains(&b)) && !(a == 169 && b == 254), "{ip}");
+            let carrier_nat = a == 100 && (64..128).contains(&b);
+            let link_local = a == 169 && b == 254;
+            assert!(!carrier_nat && !link_local, "{ip}");
             let v6: std::net::Ipv6Addr = public_v6(mix(9, h)).parse().unwrap();
             assert_ne!(v6.segments()[0] & 0xff00, 0xfd00, "{v6}");
         }

@@ -178,20 +178,20 @@ impl Security {
 
     /// Writes one event of `incident`; returns its label and the gap to its next event.
     fn incident_event(&self, ctx: &mut Ctx<'_>, ev: &mut GeneratedEvent, incident: &Incident) -> (Label, i64) {
-        let mut user = String::with_capacity(12);
         match incident {
             Incident::AuthBurst { ip, class, ua, service } => {
                 let rng = &mut *ctx.rng;
+                let user = &mut ev.partition_key;
                 match rng.u32(0..20) {
                     0 => user.push_str("admin"),
                     1 => user.push_str("test"),
-                    _ => push_padded(&mut user, "u-", rng.u64(0..USERS), 6),
+                    _ => push_padded(user, "u-", rng.u64(0..USERS), 6),
                 }
                 let status = weighted(rng, &[(401u16, 85), (403, 8), (200, 4), (429, 3)]);
                 let path = if *service == self.auth_service { "/login" } else { "/api/v1/auth/token" };
                 let access = Access {
                     service: *service,
-                    user: &user,
+                    user,
                     ip,
                     class: *class,
                     ua,
@@ -201,7 +201,7 @@ impl Security {
                     latency_ms: rng.u64(40..400),
                 };
                 let gap = rng.i64(30..400);
-                (self.write_access(ctx, ev, &access), gap)
+                (self.write_access(ctx, &mut ev.data, &access), gap)
             }
             Incident::Outage { service } => {
                 let status = weighted(ctx.rng, &[(503u16, 50), (502, 15), (500, 15), (504, 10), (200, 10)]);
@@ -227,16 +227,16 @@ impl Security {
                     latency_ms: rng.u64(20..300),
                 };
                 let gap = rng.i64(500..8_000);
-                (self.write_access(ctx, ev, &access), gap)
+                ev.partition_key.push_str(user);
+                (self.write_access(ctx, &mut ev.data, &access), gap)
             }
             Incident::Scan { ip, ua, service } => {
                 let rng = &mut *ctx.rng;
                 let status = weighted(rng, &[(404u16, 70), (403, 15), (401, 5), (200, 7), (500, 3)]);
                 let path = SCAN_PATHS[rng.usize(0..SCAN_PATHS.len())];
-                user.push('-');
                 let access = Access {
                     service: *service,
-                    user: &user,
+                    user: "-",
                     ip,
                     class: IpClass::Listed,
                     ua,
@@ -246,7 +246,8 @@ impl Security {
                     latency_ms: rng.u64(1..50),
                 };
                 let gap = rng.i64(20..500);
-                (self.write_access(ctx, ev, &access), gap)
+                ev.partition_key.push_str(ip);
+                (self.write_access(ctx, &mut ev.data, &access), gap)
             }
         }
     }
@@ -281,8 +282,8 @@ impl Security {
     fn background_like(&self, ctx: &mut Ctx<'_>, ev: &mut GeneratedEvent, service: usize, status: u16) -> Label {
         let rng = &mut *ctx.rng;
         let user_n = skewed(rng, USERS as usize) as u64;
-        let mut user = String::with_capacity(8);
-        push_padded(&mut user, "u-", user_n, 6);
+        let user = &mut ev.partition_key;
+        push_padded(user, "u-", user_n, 6);
         let h = mix(ctx.seed, user_n);
         let internal = rng.u32(0..100) < 20;
         let (ip, class, ua) = if internal {
@@ -321,33 +322,25 @@ impl Security {
         }
         let method = weighted(rng, &[("GET", 70), ("POST", 20), ("PUT", 6), ("DELETE", 4)]);
         let latency_ms = 2 + (rng.f64().powi(3) * 1_500.0) as u64;
-        let access = Access { service, user: &user, ip: &ip, class, ua, method, path: &path, status, latency_ms };
-        self.write_access(ctx, ev, &access)
+        let access = Access { service, user, ip: &ip, class, ua, method, path: &path, status, latency_ms };
+        self.write_access(ctx, &mut ev.data, &access)
     }
 
-    fn write_access(&self, ctx: &mut Ctx<'_>, ev: &mut GeneratedEvent, a: &Access<'_>) -> Label {
+    fn write_access(&self, ctx: &mut Ctx<'_>, data: &mut Vec<u8>, a: &Access<'_>) -> Label {
         let name = &self.services[a.service].name;
         let bytes = if a.status == 204 || a.status == 304 { 0 } else { ctx.rng.u64(120..40_000) };
         let request = ctx.rng.u64(..);
-        let mut obj = ctx.head(&mut ev.data, "access", name);
-        obj.str("user", a.user).str("ip", a.ip).str("ua", a.ua);
+        let mut obj = ctx.head(data, "access", name);
+        obj.safe("user", a.user).safe("ip", a.ip).safe("ua", a.ua);
         obj.object("http", |h| {
-            h.str("method", a.method)
+            h.safe("method", a.method)
                 .str("path", a.path)
                 .u64("status", u64::from(a.status))
                 .u64("latency_ms", a.latency_ms)
                 .u64("bytes", bytes);
         });
-        obj.key("request_id");
-        let mut rid = String::with_capacity(16);
-        super::writer::push_hex(&mut rid, request, 16);
-        crate::json::write_str(obj.buf(), &rid);
+        obj.hex("request_id", &[request], 16);
         obj.close();
-        ev.partition_key.push_str(a.user);
-        if a.user == "-" {
-            ev.partition_key.clear();
-            ev.partition_key.push_str(a.ip);
-        }
         Label { source: a.service as u16, rules: a.rules(), incident: None }
     }
 
@@ -364,7 +357,7 @@ impl Security {
         push_u64(&mut host, ctx.rng.u64(1..255));
         let name = &self.services[service].name;
         let mut obj = ctx.head(&mut ev.data, "metric", name);
-        obj.str("metric", metric).fixed("value", value, 2).str("unit", unit).str("host", &host);
+        obj.safe("metric", metric).fixed("value", value, 2).safe("unit", unit).safe("host", &host);
         obj.close();
         ev.partition_key.push_str(name);
         Label { source: service as u16, rules: 0, incident: None }

@@ -38,7 +38,19 @@ impl<'a> Obj<'a> {
     /// A string member (escaped).
     pub fn str(&mut self, key: &str, value: &str) -> &mut Self {
         self.key(key);
-        write_str(self.out, value);
+        push_str(self.out, value);
+        self
+    }
+
+    /// A string member the generator knows needs no escaping (its own tables,
+    /// ids, addresses): copied without a scan (checked in debug builds).
+    pub fn safe(&mut self, key: &str, value: &str) -> &mut Self {
+        debug_assert!(value.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\'), "{value:?} needs escaping");
+        self.key(key);
+        self.out.reserve(value.len() + 2);
+        self.out.push(b'"');
+        self.out.extend_from_slice(value.as_bytes());
+        self.out.push(b'"');
         self
     }
 
@@ -60,6 +72,20 @@ impl<'a> Obj<'a> {
     pub fn fixed(&mut self, key: &str, value: i64, decimals: u32) -> &mut Self {
         self.key(key);
         push_fixed(self.out, value, decimals);
+        self
+    }
+
+    /// A string member of `digits` lowercase hex digits of each of `parts`.
+    pub fn hex(&mut self, key: &str, parts: &[u64], digits: usize) -> &mut Self {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        self.key(key);
+        self.out.push(b'"');
+        for &n in parts {
+            for i in (0..digits.min(16)).rev() {
+                self.out.push(HEX[((n >> (4 * i)) & 0xf) as usize]);
+            }
+        }
+        self.out.push(b'"');
         self
     }
 
@@ -89,6 +115,20 @@ impl<'a> Obj<'a> {
     /// Closes the object (`}`).
     pub fn close(self) {
         self.out.push(b'}');
+    }
+}
+
+/// Appends `value` as a JSON string: copied as it is when nothing in it needs
+/// escaping (the generator's strings, almost always), else escaped by serde_json.
+pub(crate) fn push_str(out: &mut Vec<u8>, value: &str) {
+    let plain = value.bytes().fold(true, |ok, b| ok & (b >= 0x20) & (b != b'"') & (b != b'\\'));
+    if plain {
+        out.reserve(value.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(value.as_bytes());
+        out.push(b'"');
+    } else {
+        write_str(out, value);
     }
 }
 
@@ -233,6 +273,16 @@ mod tests {
         out.push(b' ');
         clock.write(&mut out, 1_732_496_461_007);
         assert_eq!(String::from_utf8(out).unwrap(), "\"2024-11-25T01:00:00.123Z\" \"2024-11-25T01:01:01.007Z\"");
+    }
+
+    #[test]
+    fn strings_are_copied_or_escaped_as_json_needs() {
+        for s in ["plain text", "", "quote \" here", "back\\slash", "tab\there", "caf\u{e9} \u{1f600}", "\u{7f}"] {
+            let mut out = Vec::new();
+            push_str(&mut out, s);
+            let back: String = serde_json::from_slice(&out).unwrap();
+            assert_eq!(back, s);
+        }
     }
 
     #[test]
