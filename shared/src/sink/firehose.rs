@@ -4,7 +4,7 @@
 //! an entry counts its data bytes). Chunks are sent **one after the other**, not
 //! concurrently: a Lambda batch is at most a few dozen requests and the stream's
 //! throughput quota is shared anyway. Each chunk goes through
-//! [`retry_failed_entries`]: entries Firehose rejects inside a successful
+//! [`retry_failed_entries`](super::retry::retry_failed_entries): entries Firehose rejects inside a successful
 //! response are retried alone, with backoff, until the deadline is near; a
 //! request-level error (already retried by the SDK) fails the chunk's entries.
 //!
@@ -23,7 +23,7 @@ use aws_sdk_firehose::error::DisplayErrorContext;
 use aws_sdk_firehose::primitives::Blob;
 use aws_sdk_firehose::types::Record;
 
-use super::retry::{retry_failed_entries, AttemptResult};
+use super::retry::{rejected_positions, send_in_chunks, AttemptResult};
 use super::{SendReport, Sink, SinkBatch, SinkRecord};
 use crate::deadline::Deadline;
 use crate::limits::{ServiceLimits, FIREHOSE};
@@ -86,22 +86,6 @@ impl FirehoseSink {
     }
 }
 
-/// The positions of a response's rejected entries, given whether each entry
-/// carries an error, for a request of `sent` entries. An entry the response
-/// does not mention was not confirmed, so it counts as rejected.
-fn rejected_positions(has_error: impl Iterator<Item = bool>, sent: usize) -> Vec<usize> {
-    let mut failed = Vec::new();
-    let mut seen = 0;
-    for (position, error) in has_error.take(sent).enumerate() {
-        seen += 1;
-        if error {
-            failed.push(position);
-        }
-    }
-    failed.extend(seen..sent);
-    failed
-}
-
 #[async_trait]
 impl Sink for FirehoseSink {
     fn name(&self) -> &str {
@@ -114,37 +98,15 @@ impl Sink for FirehoseSink {
 
     async fn send(&self, batch: SinkBatch<'_>, deadline: Deadline) -> SendReport {
         let records = batch.records;
-        let sizes: Vec<usize> = records.iter().map(|r| r.data.len()).collect();
-        let mut report = SendReport::default();
-        let mut give_up = false;
-        for chunk in FIREHOSE.chunks(&sizes) {
-            let mut pending = Vec::with_capacity(chunk.len());
-            for i in chunk {
-                match FIREHOSE.check_record(sizes[i]) {
-                    Ok(()) => pending.push(i),
-                    Err(e) => {
-                        report.failed.push(i);
-                        report.last_error = Some(e);
-                    }
-                }
-            }
-            if !give_up && !pending.is_empty() && deadline.remaining().is_zero() {
-                give_up = true;
-                report.last_error = Some("firehose: deadline reached before sending".to_string());
-            }
-            if give_up {
-                report.failed.extend(pending);
-                continue;
-            }
-            let (failed, error) = retry_failed_entries(pending, deadline, |p| self.put(records, p)).await;
-            give_up = !failed.is_empty();
-            report.failed.extend(failed);
-            if error.is_some() {
-                report.last_error = error;
-            }
-        }
-        report.failed.sort_unstable();
-        report
+        send_in_chunks(
+            FIREHOSE,
+            records,
+            |r| r.data.len(),
+            |_, size| FIREHOSE.check_record(size),
+            deadline,
+            |p| self.put(records, p),
+        )
+        .await
     }
 }
 

@@ -6,7 +6,7 @@
 //!
 //! Chunks are sent **one after the other**, not concurrently: shards take
 //! 1 MiB/s each, so parallel requests mostly buy throttling. Each chunk goes
-//! through [`retry_failed_entries`]: entries Kinesis rejects inside a successful
+//! through [`retry_failed_entries`](super::retry::retry_failed_entries): entries Kinesis rejects inside a successful
 //! response (`ProvisionedThroughputExceededException`, `InternalFailure`) are
 //! retried alone, with backoff, until the deadline is near; a request-level
 //! error (already retried by the SDK) fails the chunk's entries.
@@ -25,7 +25,7 @@ use aws_sdk_kinesis::error::DisplayErrorContext;
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 
-use super::retry::{retry_failed_entries, AttemptResult};
+use super::retry::{rejected_positions, send_in_chunks, AttemptResult};
 use super::{SendReport, Sink, SinkBatch, SinkRecord};
 use crate::deadline::Deadline;
 use crate::limits::{ServiceLimits, KINESIS, KINESIS_MAX_PARTITION_KEY_CHARS};
@@ -115,22 +115,6 @@ impl KinesisSink {
     }
 }
 
-/// The positions of a response's rejected entries, given whether each entry
-/// carries an error, for a request of `sent` entries. An entry the response
-/// does not mention was not confirmed, so it counts as rejected.
-fn rejected_positions(has_error: impl Iterator<Item = bool>, sent: usize) -> Vec<usize> {
-    let mut failed = Vec::new();
-    let mut seen = 0;
-    for (position, error) in has_error.take(sent).enumerate() {
-        seen += 1;
-        if error {
-            failed.push(position);
-        }
-    }
-    failed.extend(seen..sent);
-    failed
-}
-
 #[async_trait]
 impl Sink for KinesisSink {
     fn name(&self) -> &str {
@@ -143,37 +127,8 @@ impl Sink for KinesisSink {
 
     async fn send(&self, batch: SinkBatch<'_>, deadline: Deadline) -> SendReport {
         let records = batch.records;
-        let sizes: Vec<usize> = records.iter().map(kinesis_entry_bytes).collect();
-        let mut report = SendReport::default();
-        let mut give_up = false;
-        for chunk in KINESIS.chunks(&sizes) {
-            let mut pending = Vec::with_capacity(chunk.len());
-            for i in chunk {
-                match Self::check(&records[i]) {
-                    Ok(()) => pending.push(i),
-                    Err(e) => {
-                        report.failed.push(i);
-                        report.last_error = Some(e);
-                    }
-                }
-            }
-            if !give_up && !pending.is_empty() && deadline.remaining().is_zero() {
-                give_up = true;
-                report.last_error = Some("kinesis: deadline reached before sending".to_string());
-            }
-            if give_up {
-                report.failed.extend(pending);
-                continue;
-            }
-            let (failed, error) = retry_failed_entries(pending, deadline, |p| self.put(records, p)).await;
-            give_up = !failed.is_empty();
-            report.failed.extend(failed);
-            if error.is_some() {
-                report.last_error = error;
-            }
-        }
-        report.failed.sort_unstable();
-        report
+        send_in_chunks(KINESIS, records, kinesis_entry_bytes, |r, _| Self::check(r), deadline, |p| self.put(records, p))
+            .await
     }
 }
 

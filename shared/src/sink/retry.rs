@@ -5,8 +5,9 @@
 use std::future::Future;
 use std::time::Duration;
 
+use super::{SendReport, SinkRecord};
 use crate::deadline::Deadline;
-use crate::limits::{RETRY_BASE_DELAY_MS, RETRY_MAX_DELAY_MS};
+use crate::limits::{ServiceLimits, RETRY_BASE_DELAY_MS, RETRY_MAX_DELAY_MS};
 
 /// One attempt's answer: which of the entries it was given failed (as positions
 /// in the slice it was given), or an error for the whole request.
@@ -30,10 +31,10 @@ pub fn full_jitter_delay(attempt: u32) -> Duration {
 pub async fn retry_failed_entries<F, Fut>(
     mut pending: Vec<usize>,
     deadline: Deadline,
-    mut attempt: F,
+    attempt: F,
 ) -> (Vec<usize>, Option<String>)
 where
-    F: FnMut(Vec<usize>) -> Fut,
+    F: Fn(Vec<usize>) -> Fut,
     Fut: Future<Output = AttemptResult>,
 {
     let mut last_error = None;
@@ -65,6 +66,73 @@ where
         tokio::time::sleep(delay).await;
         round += 1;
     }
+}
+
+/// Sends `records` in chunks that fit `limits` (each entry counted by `size`),
+/// each chunk through [`retry_failed_entries`] with `put`. Entries `check`
+/// refuses are reported failed without being sent. Once a chunk still has
+/// failed entries, or the deadline has passed, later chunks are reported
+/// failed unsent: the driver reports the lowest failed record and Lambda
+/// redelivers everything after it, so sending them would only duplicate.
+pub async fn send_in_chunks<F, Fut>(
+    limits: ServiceLimits,
+    records: &[SinkRecord],
+    size: impl Fn(&SinkRecord) -> usize,
+    check: impl Fn(&SinkRecord, usize) -> Result<(), String>,
+    deadline: Deadline,
+    put: F,
+) -> SendReport
+where
+    F: Fn(Vec<usize>) -> Fut,
+    Fut: Future<Output = AttemptResult>,
+{
+    let sizes: Vec<usize> = records.iter().map(size).collect();
+    let mut report = SendReport::default();
+    let mut give_up = false;
+    for chunk in limits.chunks(&sizes) {
+        let mut pending = Vec::with_capacity(chunk.len());
+        for i in chunk {
+            match check(&records[i], sizes[i]) {
+                Ok(()) => pending.push(i),
+                Err(e) => {
+                    report.failed.push(i);
+                    report.last_error = Some(e);
+                }
+            }
+        }
+        if !give_up && !pending.is_empty() && deadline.remaining().is_zero() {
+            give_up = true;
+            report.last_error = Some(format!("{}: deadline reached before sending", limits.service));
+        }
+        if give_up {
+            report.failed.extend(pending);
+            continue;
+        }
+        let (failed, error) = retry_failed_entries(pending, deadline, &put).await;
+        give_up = !failed.is_empty();
+        report.failed.extend(failed);
+        if error.is_some() {
+            report.last_error = error;
+        }
+    }
+    report.failed.sort_unstable();
+    report
+}
+
+/// The positions of a response's rejected entries, given whether each entry
+/// carries an error, for a request of `sent` entries. An entry the response
+/// does not mention was not confirmed, so it counts as rejected.
+pub fn rejected_positions(has_error: impl Iterator<Item = bool>, sent: usize) -> Vec<usize> {
+    let mut failed = Vec::new();
+    let mut seen = 0;
+    for (position, error) in has_error.take(sent).enumerate() {
+        seen += 1;
+        if error {
+            failed.push(position);
+        }
+    }
+    failed.extend(seen..sent);
+    failed
 }
 
 #[cfg(test)]
