@@ -44,3 +44,4 @@ cargo test --workspace --all-targets
 
 step "cargo test --workspace --doc"
 cargo test --workspace --doc
+scripts/deploy-checks.sh
