@@ -22,6 +22,7 @@
 //! ```
 
 use std::collections::HashMap;
+use std::io::Write;
 use std::sync::Arc;
 
 use flate2::write::GzEncoder;
@@ -29,6 +30,7 @@ use flate2::Compression;
 
 use super::GeneratedEvent;
 use crate::decode::kpl;
+use crate::json::{write_i64, write_str};
 use crate::workload::{kinesis_event_at, TestRecord};
 
 /// Most bytes the KPL puts in one aggregated record (its `AggregationMaxSize` default).
@@ -204,22 +206,30 @@ impl Packer {
 
 /// A gzip CloudWatch Logs subscription `DATA_MESSAGE` with `events` (id, timestamp ms, message).
 pub fn cloudwatch_payload(group: &str, stream: &str, events: &[(String, i64, Vec<u8>)]) -> Vec<u8> {
-    let log_events: Vec<serde_json::Value> = events
-        .iter()
-        .map(|(id, timestamp, message)| {
-            serde_json::json!({"id": id, "timestamp": timestamp, "message": String::from_utf8_lossy(message)})
-        })
-        .collect();
-    let message = serde_json::json!({
-        "messageType": "DATA_MESSAGE",
-        "owner": CLOUDWATCH_OWNER,
-        "logGroup": group,
-        "logStream": stream,
-        "subscriptionFilters": ["eddy"],
-        "logEvents": log_events,
-    });
-    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
-    let _ = serde_json::to_writer(&mut gz, &message);
+    let size: usize = events.iter().map(|(id, _, m)| id.len() + m.len() + 64).sum();
+    let mut json = Vec::with_capacity(size + 256);
+    json.extend_from_slice(b"{\"messageType\":\"DATA_MESSAGE\",\"owner\":");
+    write_str(&mut json, CLOUDWATCH_OWNER);
+    json.extend_from_slice(b",\"logGroup\":");
+    write_str(&mut json, group);
+    json.extend_from_slice(b",\"logStream\":");
+    write_str(&mut json, stream);
+    json.extend_from_slice(b",\"subscriptionFilters\":[\"eddy\"],\"logEvents\":[");
+    for (i, (id, timestamp, message)) in events.iter().enumerate() {
+        if i > 0 {
+            json.push(b',');
+        }
+        json.extend_from_slice(b"{\"id\":");
+        write_str(&mut json, id);
+        json.extend_from_slice(b",\"timestamp\":");
+        write_i64(&mut json, *timestamp);
+        json.extend_from_slice(b",\"message\":");
+        write_str(&mut json, &String::from_utf8_lossy(message));
+        json.push(b'}');
+    }
+    json.extend_from_slice(b"]}");
+    let mut gz = GzEncoder::new(Vec::with_capacity(json.len() / 4), Compression::fast());
+    let _ = gz.write_all(&json);
     gz.finish().unwrap_or_default()
 }
 
