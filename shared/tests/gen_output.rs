@@ -12,11 +12,27 @@ use eddy::gen::lambda::{LAMBDA_MAX_PAYLOAD_BYTES, SHARD_ID};
 use eddy::gen::output::{batch_path, write_lambda_events, write_ndjson, LAMBDA_DIR};
 use eddy::gen::{GeneratedEvent, Generator, Packer, Packing, Scenario};
 
-fn temp_dir(name: &str) -> PathBuf {
+/// A fresh folder under the system's temp dir, removed when dropped.
+struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn temp_dir(name: &str) -> TempDir {
     let dir = std::env::temp_dir().join(format!("eddy-gen-test-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    TempDir(dir)
 }
 
 fn files(dir: &std::path::Path) -> Vec<Vec<u8>> {
