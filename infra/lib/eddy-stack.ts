@@ -89,7 +89,11 @@ export class EddyStack extends Stack {
       aggregate: num("AggregateMemorySize", 256, "Memory (MB) of the aggregate function.", { minValue: 128, maxValue: 10240 }),
     };
     const timeout = num("FunctionTimeout", 60, "Timeout (seconds) of every function; sinks stop retrying shortly before it.", { minValue: 5, maxValue: 900 });
-    const logRetention = num("LogRetentionDays", 30, "Retention of the functions' and the delivery stream's CloudWatch log groups.", {
+    // a string default: AllowedValues are strings, and cfn-lint wants the default among them
+    const logRetention = new CfnParameter(this, "LogRetentionDays", {
+      type: "Number",
+      default: "30",
+      description: "Retention of the functions' and the delivery stream's CloudWatch log groups.",
       allowedValues: ["1", "3", "5", "7", "14", "30", "60", "90", "120", "150", "180", "365", "400", "545", "731", "1096", "1827", "2192", "2557", "2922", "3288", "3653"],
     });
     const batchSize = num("BatchSize", 1000, "Most records per invocation (Lambda also caps a batch at 6 MB).", { minValue: 1, maxValue: 10000 });
