@@ -77,11 +77,13 @@ impl ArchiveConfig {
     }
 }
 
-fn non_empty(v: Option<String>) -> Option<String> {
-    v.filter(|s| !s.trim().is_empty())
+/// The value without surrounding white space, or `None` when unset or blank.
+pub(crate) fn non_empty(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
 
-fn quarantine(get: &impl Fn(&str) -> Option<String>) -> Option<QuarantineConfig> {
+/// The quarantine location from `EDDY_QUARANTINE_BUCKET` / `EDDY_QUARANTINE_PREFIX`.
+pub(crate) fn quarantine(get: &impl Fn(&str) -> Option<String>) -> Option<QuarantineConfig> {
     let bucket = non_empty(get(QUARANTINE_BUCKET))?;
     let mut prefix = non_empty(get(QUARANTINE_PREFIX)).unwrap_or_else(|| "quarantine/".into());
     if !prefix.ends_with('/') {

@@ -1,7 +1,7 @@
 //! The enrich function's configuration, read once at init from `EDDY_*`
 //! variables (through a lookup function, so tests need no environment).
 
-use crate::config::{decode_limits, ConfigError, QuarantineConfig, QUARANTINE_BUCKET, QUARANTINE_PREFIX};
+use crate::config::{decode_limits, non_empty, quarantine, ConfigError, QuarantineConfig, QUARANTINE_BUCKET};
 use crate::decode::DecodeLimits;
 
 /// Env var: the Kinesis stream enriched events go to.
@@ -117,19 +117,6 @@ impl EnrichConfig {
     pub fn require_quarantine(&self) -> Result<&QuarantineConfig, ConfigError> {
         self.quarantine.as_ref().ok_or(ConfigError::Missing(QUARANTINE_BUCKET))
     }
-}
-
-fn non_empty(v: Option<String>) -> Option<String> {
-    v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
-}
-
-fn quarantine(get: &impl Fn(&str) -> Option<String>) -> Option<QuarantineConfig> {
-    let bucket = non_empty(get(QUARANTINE_BUCKET))?;
-    let mut prefix = non_empty(get(QUARANTINE_PREFIX)).unwrap_or_else(|| "quarantine/".into());
-    if !prefix.ends_with('/') {
-        prefix.push('/');
-    }
-    Some(QuarantineConfig { bucket, prefix })
 }
 
 /// A resource named by a path-or-URL variable or by its `_S3` twin (not both).
