@@ -9,6 +9,8 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
 use serde_json::value::RawValue;
 
 use super::DecodeError;
+use crate::json::cursor::skip_ws;
+use crate::json::validate;
 
 /// Whether the text, after white space, starts with `{` or `[`.
 pub fn looks_like_json(text: &str) -> bool {
@@ -18,11 +20,58 @@ pub fn looks_like_json(text: &str) -> bool {
 /// The JSON objects in `text`: a single object, several (NDJSON or concatenated),
 /// or the elements of one top-level array. Each is returned as single-line text.
 pub fn objects(text: &str, max_depth: usize) -> Result<Vec<Cow<'_, str>>, DecodeError> {
+    if let Some(objects) = valid_objects(text, max_depth) {
+        return Ok(objects);
+    }
+    serde_objects(text, max_depth)
+}
+
+/// The objects as serde_json reads them: the reference, and the path that
+/// explains what is wrong, and where, when the fast path says no.
+fn serde_objects(text: &str, max_depth: usize) -> Result<Vec<Cow<'_, str>>, DecodeError> {
     if text.trim_start().starts_with('[') {
         array_objects(text, max_depth)
     } else {
         stream_objects(text, max_depth)
     }
+}
+
+/// The fast path, for text that is all valid objects within the nesting limit
+/// (almost every payload): [`validate::value_end`] walks each once; `None` for
+/// anything else, which the serde_json path then explains.
+fn valid_objects(text: &str, max_depth: usize) -> Option<Vec<Cow<'_, str>>> {
+    let b = text.as_bytes();
+    let mut i = skip_ws(b, 0);
+    let (in_array, depth) = if b.get(i) == Some(&b'[') {
+        i = skip_ws(b, i + 1);
+        (true, max_depth.checked_sub(1)?)
+    } else {
+        (false, max_depth)
+    };
+    let mut out = Vec::with_capacity(1);
+    if in_array && b.get(i) == Some(&b']') {
+        i += 1;
+    } else {
+        loop {
+            if b.get(i) != Some(&b'{') {
+                return None;
+            }
+            let end = validate::value_end(b, i, depth)?;
+            out.push(one_line(text.get(i..end)?));
+            i = skip_ws(b, end);
+            match (in_array, b.get(i)) {
+                (false, None) => return Some(out),
+                (false, Some(_)) => {}
+                (true, Some(b',')) => i = skip_ws(b, i + 1),
+                (true, Some(b']')) => {
+                    i += 1;
+                    break;
+                }
+                (true, _) => return None,
+            }
+        }
+    }
+    (skip_ws(b, i) == b.len()).then_some(out)
 }
 
 fn stream_objects(text: &str, max_depth: usize) -> Result<Vec<Cow<'_, str>>, DecodeError> {
@@ -154,5 +203,58 @@ impl<'de> Visitor<'de> for DepthVisitor {
             map.next_value_seed(DepthSeed { left })?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn the_fast_path_takes_objects_ndjson_and_arrays() {
+        let text = "{\"a\":1}\n{\"b\":\n[2]}  {\"c\":{}}\n";
+        let objects = valid_objects(text, 64).unwrap();
+        assert_eq!(objects, vec!["{\"a\":1}", "{\"b\": [2]}", "{\"c\":{}}"]);
+        assert_eq!(valid_objects(" [ {\"a\":1} , {} ] ", 64).unwrap(), vec!["{\"a\":1}", "{}"]);
+        assert_eq!(valid_objects("[]", 64).unwrap(), Vec::<Cow<'_, str>>::new());
+        for other in ["[1]", "{\"a\":1} 2", "{\"a\":}", "[{}", "{\"a\":[[1]]}"] {
+            assert_eq!(valid_objects(other, 2), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn what_the_fast_path_refuses_is_explained_by_serde() {
+        let err = objects("{\"a\":1,}", 64).unwrap_err();
+        assert!(matches!(err, DecodeError::Json { line: 1, column: 8, .. }), "{err:?}");
+        let deep = format!("{}{}", "[".repeat(10), "]".repeat(10));
+        let err = objects(&format!("{{\"a\":{deep}}}"), 5).unwrap_err();
+        assert!(matches!(err, DecodeError::TooDeep { limit: 5, .. }), "{err:?}");
+    }
+
+    /// NDJSON or an array of generated objects, sometimes mangled by one byte.
+    fn payloads() -> impl Strategy<Value = String> {
+        let object = crate::json::cursor::tests::any_json().prop_map(|v| format!("{{\"v\":{v}}}"));
+        (prop::collection::vec(object, 1..4), any::<bool>(), any::<prop::sample::Index>(), "[\\[\\]{}\",:0-9 \n]?")
+            .prop_map(|(objects, array, at, junk)| {
+                let mut text = if array { format!("[{}]", objects.join(",")) } else { objects.join("\n") };
+                let pos = at.index(text.len() + 1);
+                let pos = (0..=pos).rev().find(|&p| text.is_char_boundary(p)).unwrap_or(0);
+                text.insert_str(pos, &junk);
+                text
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn the_fast_path_agrees_with_serde(text in payloads(), depth in 1usize..6) {
+            let reference = serde_objects(&text, depth);
+            match valid_objects(&text, depth) {
+                Some(fast) => prop_assert_eq!(Ok(fast), reference),
+                // refused: serde must refuse too, unless the text is only deeper than the fast path goes
+                None => prop_assert!(reference.is_err(), "{}", text),
+            }
+        }
     }
 }

@@ -12,6 +12,8 @@ use std::borrow::Cow;
 
 use chrono::{DateTime, Datelike, NaiveDateTime, Timelike, Utc};
 
+use crate::json::cursor::{string_literal, Cursor};
+
 /// A top-level name enrich writes; a payload member with the same name is
 /// replaced by enrich's (see the policy in the module [`crate::enrich`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,115 +111,30 @@ pub fn scan<'a>(text: &'a str, members: &mut Vec<Member>) -> Option<Fields<'a>> 
 /// their closing quote, nested values by counting brackets outside strings.
 /// Malformed text gives `None`.
 fn for_each_member<'a>(text: &'a str, mut member: impl FnMut(usize, &'a str, &'a str, usize)) -> Option<()> {
-    let b = text.as_bytes();
-    let mut i = skip_ws(b, 0);
-    if b.get(i) != Some(&b'{') {
+    let mut c = Cursor::new(text.as_bytes());
+    if !c.eat(b'{') {
         return None;
     }
-    i = skip_ws(b, i + 1);
-    if b.get(i) == Some(&b'}') {
+    if c.eat(b'}') {
         return Some(());
     }
     loop {
-        if b.get(i) != Some(&b'"') {
+        c.skip_ws();
+        let start = c.pos();
+        c.string()?;
+        let key_end = c.pos();
+        if !c.eat(b':') {
             return None;
         }
-        let key_end = string_end(b, i)?;
-        let colon = skip_ws(b, key_end);
-        if b.get(colon) != Some(&b':') {
-            return None;
-        }
-        let value_start = skip_ws(b, colon + 1);
-        let value_end = value_end(b, value_start)?;
-        member(i, text.get(i..key_end)?, text.get(value_start..value_end)?, value_end);
-        i = skip_ws(b, value_end);
-        match b.get(i) {
-            Some(b',') => i = skip_ws(b, i + 1),
+        c.skip_ws();
+        let value_start = c.pos();
+        c.skip_value()?;
+        let end = c.pos();
+        member(start, text.get(start..key_end)?, text.get(value_start..end)?, end);
+        match c.peek_token() {
+            Some(b',') => c.advance(1),
             Some(b'}') => return Some(()),
             _ => return None,
-        }
-    }
-}
-
-fn skip_ws(b: &[u8], mut i: usize) -> usize {
-    while matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-        i += 1;
-    }
-    i
-}
-
-/// The index just past the string starting at `b[i] == '"'`.
-fn string_end(b: &[u8], i: usize) -> Option<usize> {
-    let mut j = i + 1;
-    loop {
-        let k = quote_or_backslash(b, j)?;
-        if b[k] == b'"' {
-            return Some(k + 1);
-        }
-        j = k + 2;
-    }
-}
-
-/// The index of the first `"` or `\` at or after `from`: eight bytes at a
-/// time (SWAR) over the first 64 (most keys and values are short), SIMD search
-/// past them.
-#[inline]
-fn quote_or_backslash(b: &[u8], from: usize) -> Option<usize> {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    const QUOTES: u64 = LO * b'"' as u64;
-    const BACKSLASHES: u64 = LO * b'\\' as u64;
-    let limit = from.saturating_add(64);
-    let mut i = from;
-    while i < limit {
-        let Some(chunk) = b.get(i..i + 8) else {
-            // fewer than 8 bytes left
-            return b.get(i..)?.iter().position(|&c| c == b'"' || c == b'\\').map(|k| i + k);
-        };
-        let x = u64::from_le_bytes(chunk.try_into().ok()?);
-        let (q, e) = (x ^ QUOTES, x ^ BACKSLASHES);
-        // a byte of q or e is zero where x has a quote or a backslash; the lowest flag is exact
-        let found = (q.wrapping_sub(LO) & !q | e.wrapping_sub(LO) & !e) & HI;
-        if found != 0 {
-            return Some(i + (found.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
-    }
-    memchr::memchr2(b'"', b'\\', b.get(i..)?).map(|k| i + k)
-}
-
-/// The index just past the value starting at `b[i]`.
-fn value_end(b: &[u8], i: usize) -> Option<usize> {
-    match *b.get(i)? {
-        b'"' => string_end(b, i),
-        b'{' | b'[' => {
-            let mut depth = 0usize;
-            let mut j = i;
-            while let Some(&c) = b.get(j) {
-                match c {
-                    b'"' => {
-                        j = string_end(b, j)?;
-                        continue;
-                    }
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
-                        depth = depth.checked_sub(1)?;
-                        if depth == 0 {
-                            return Some(j + 1);
-                        }
-                    }
-                    _ => {}
-                }
-                j += 1;
-            }
-            None
-        }
-        _ => {
-            let mut j = i;
-            while b.get(j).is_some_and(|c| !matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')) {
-                j += 1;
-            }
-            (j > i).then_some(j)
         }
     }
 }
@@ -226,22 +143,22 @@ impl<'a> Fields<'a> {
     /// Takes what it needs from one member; returns the added field it is to
     /// give way to, if any.
     fn read(&mut self, key: &'a str, value: &'a str) -> Option<Added> {
-        let name = json_string(key)?;
+        let name = string_literal(key)?;
         match name.as_ref() {
             "id" => {
                 self.id = scalar(value);
                 (!matches!(self.id, Some(Scalar::Str(_)))).then_some(Added::Id)
             }
             "kind" => {
-                self.kind = json_string(value);
+                self.kind = string_literal(value);
                 self.kind.is_none().then_some(Added::Kind)
             }
             "source" => {
-                self.source = json_string(value);
+                self.source = string_literal(value);
                 self.source.is_none().then_some(Added::Source)
             }
             "service" => {
-                self.service = json_string(value);
+                self.service = string_literal(value);
                 Some(Added::Service)
             }
             "time" => {
@@ -288,31 +205,16 @@ impl<'a> Fields<'a> {
 /// Keeps a string `value` in `slot` when no better-ranked name filled it.
 fn offer<'a>(slot: &mut Option<Cow<'a, str>>, slot_rank: &mut u8, rank: u8, value: &'a str) -> Option<Added> {
     if slot.is_none() || rank < *slot_rank {
-        if let Some(v) = json_string(value) {
+        if let Some(v) = string_literal(value) {
             (*slot, *slot_rank) = (Some(v), rank);
         }
     }
     None
 }
 
-/// The value of a JSON string literal (borrowed when it holds no escapes); `None` for other values.
-pub fn json_string(raw: &str) -> Option<Cow<'_, str>> {
-    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
-    let escaped = if inner.len() <= 32 {
-        inner.bytes().any(|c| c == b'\\')
-    } else {
-        memchr::memchr(b'\\', inner.as_bytes()).is_some()
-    };
-    if !escaped {
-        Some(Cow::Borrowed(inner))
-    } else {
-        serde_json::from_str::<String>(raw).ok().map(Cow::Owned)
-    }
-}
-
 fn scalar(raw: &str) -> Option<Scalar<'_>> {
     match raw.as_bytes().first() {
-        Some(b'"') => json_string(raw).map(Scalar::Str),
+        Some(b'"') => string_literal(raw).map(Scalar::Str),
         Some(b'-' | b'0'..=b'9') => Some(Scalar::Number(raw)),
         _ => None,
     }
@@ -545,27 +447,6 @@ mod tests {
         assert_eq!(&text[members[0].start..members[0].end], "\"ua\": \"y\"");
         assert_eq!(&text[members[1].start..members[1].end], "\"ti\\u006de\" :\t[1, \"]\"]");
         assert_eq!(members.len(), 2);
-    }
-
-    #[test]
-    fn the_first_quote_or_backslash_is_found_at_every_offset_and_length() {
-        for len in 0..100 {
-            for at in 0..len {
-                for special in [b'"', b'\\'] {
-                    let mut text = "é".repeat(len).into_bytes(); // multi-byte, high bits set
-                    text.truncate(len);
-                    text[at] = special;
-                    if at + 3 < len {
-                        text[at + 3] = b'"';
-                    }
-                    for from in [0, at / 2, at] {
-                        assert_eq!(quote_or_backslash(&text, from), Some(at), "len {len} at {at} from {from}");
-                    }
-                }
-            }
-            assert_eq!(quote_or_backslash(&vec![b'x'; len], 0), None);
-        }
-        assert_eq!(quote_or_backslash(b"ab", 5), None);
     }
 
     #[test]

@@ -13,6 +13,8 @@
 
 use std::borrow::Cow;
 
+use crate::json::cursor::Cursor;
+
 use super::compile::PathTrie;
 use super::fields::Val;
 
@@ -21,34 +23,28 @@ const MAX_ARRAY_DEPTH: usize = 64;
 
 /// Fills `slots` from `json`; `None` when the text is not what the scanner expects.
 pub(crate) fn scan<'a>(trie: &PathTrie, json: &'a str, slots: &mut [Option<Val<'a>>]) -> Option<()> {
-    let mut s = Scanner { text: json, pos: 0 };
+    let mut s = Scanner { text: json, c: Cursor::new(json.as_bytes()) };
     s.ws();
     if s.peek()? != b'{' {
         return None;
     }
     s.node(trie, 0, slots)?;
     s.ws();
-    (s.pos == json.len()).then_some(())
+    s.c.at_end().then_some(())
 }
 
 struct Scanner<'a> {
     text: &'a str,
-    pos: usize,
+    c: Cursor<'a>,
 }
 
 impl<'a> Scanner<'a> {
-    fn bytes(&self) -> &'a [u8] {
-        self.text.as_bytes()
-    }
-
     fn peek(&self) -> Option<u8> {
-        self.bytes().get(self.pos).copied()
+        self.c.peek()
     }
 
     fn ws(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
-            self.pos += 1;
-        }
+        self.c.skip_ws();
     }
 
     /// The value at trie `node` (the scanner at its first byte).
@@ -69,10 +65,10 @@ impl<'a> Scanner<'a> {
 
     /// An object whose keys may lead further down the trie.
     fn object(&mut self, trie: &PathTrie, node: u32, slots: &mut [Option<Val<'a>>]) -> Option<()> {
-        self.pos += 1;
+        self.c.advance(1);
         self.ws();
         if self.peek()? == b'}' {
-            self.pos += 1;
+            self.c.advance(1);
             return Some(());
         }
         loop {
@@ -82,7 +78,7 @@ impl<'a> Scanner<'a> {
             if self.peek()? != b':' {
                 return None;
             }
-            self.pos += 1;
+            self.c.advance(1);
             self.ws();
             match trie.child(node, &key) {
                 Some(child) => self.node(trie, child, slots)?,
@@ -90,9 +86,9 @@ impl<'a> Scanner<'a> {
             }
             self.ws();
             match self.peek()? {
-                b',' => self.pos += 1,
+                b',' => self.c.advance(1),
                 b'}' => {
-                    self.pos += 1;
+                    self.c.advance(1);
                     return Some(());
                 }
                 _ => return None,
@@ -112,11 +108,11 @@ impl<'a> Scanner<'a> {
                 if depth >= MAX_ARRAY_DEPTH {
                     return None;
                 }
-                self.pos += 1;
+                self.c.advance(1);
                 let mut items = Vec::new();
                 self.ws();
                 if self.peek()? == b']' {
-                    self.pos += 1;
+                    self.c.advance(1);
                     return Some(Val::Array(items));
                 }
                 loop {
@@ -124,9 +120,9 @@ impl<'a> Scanner<'a> {
                     items.push(self.value(depth + 1)?);
                     self.ws();
                     match self.peek()? {
-                        b',' => self.pos += 1,
+                        b',' => self.c.advance(1),
                         b']' => {
-                            self.pos += 1;
+                            self.c.advance(1);
                             break Val::Array(items);
                         }
                         _ => return None,
@@ -137,94 +133,23 @@ impl<'a> Scanner<'a> {
             b'f' => self.literal("false", Val::Bool(false))?,
             b'n' => self.literal("null", Val::Null)?,
             _ => {
-                let start = self.pos;
-                while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') = self.peek() {
-                    self.pos += 1;
-                }
-                let n: f64 = self.text.get(start..self.pos)?.parse().ok()?;
+                let n: f64 = std::str::from_utf8(self.c.number()?).ok()?.parse().ok()?;
                 Val::Num(n)
             }
         })
     }
 
     fn literal(&mut self, word: &str, v: Val<'a>) -> Option<Val<'a>> {
-        if self.text.get(self.pos..)?.starts_with(word) {
-            self.pos += word.len();
-            Some(v)
-        } else {
-            None
-        }
+        self.c.literal(word.as_bytes()).then_some(v)
     }
 
     /// A string (the scanner at its opening quote): borrowed unless it has escapes.
     fn string(&mut self) -> Option<Cow<'a, str>> {
-        let start = self.pos;
-        let escaped = self.skip_string()?;
-        let inner = self.text.get(start + 1..self.pos - 1)?;
-        if !escaped {
-            return Some(Cow::Borrowed(inner));
-        }
-        serde_json::from_str::<String>(self.text.get(start..self.pos)?).ok().map(Cow::Owned)
-    }
-
-    /// Moves past a string; says whether it holds escapes.
-    fn skip_string(&mut self) -> Option<bool> {
-        if self.peek()? != b'"' {
-            return None;
-        }
-        let bytes = self.bytes();
-        let mut i = self.pos + 1;
-        let mut escaped = false;
-        loop {
-            while !matches!(*bytes.get(i)?, b'"' | b'\\') {
-                i += 1;
-            }
-            if bytes[i] == b'"' {
-                self.pos = i + 1;
-                return Some(escaped);
-            }
-            // a backslash and the character it escapes (`\uXXXX` continues with hex digits)
-            escaped = true;
-            i += 2;
-        }
+        self.c.string()?.value(self.text)
     }
 
     /// Moves past any value without keeping it.
     fn skip(&mut self) -> Option<()> {
-        match self.peek()? {
-            b'"' => self.skip_string().map(|_| ()),
-            b'{' | b'[' => {
-                let bytes = self.bytes();
-                let mut level = 0usize;
-                loop {
-                    match *bytes.get(self.pos)? {
-                        b'"' => {
-                            self.skip_string()?;
-                            continue;
-                        }
-                        b'{' | b'[' => level += 1,
-                        b'}' | b']' => {
-                            level = level.checked_sub(1)?;
-                            if level == 0 {
-                                self.pos += 1;
-                                return Some(());
-                            }
-                        }
-                        _ => {}
-                    }
-                    self.pos += 1;
-                }
-            }
-            _ => {
-                let start = self.pos;
-                while let Some(b) = self.peek() {
-                    if matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
-                        break;
-                    }
-                    self.pos += 1;
-                }
-                (self.pos > start).then_some(())
-            }
-        }
+        self.c.skip_value()
     }
 }

@@ -7,6 +7,8 @@
 
 use std::borrow::Cow;
 
+use crate::json::cursor::{Cursor, StrSpan};
+
 /// A scalar read from an event: strings are borrowed from the event when they
 /// need no unescaping.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,11 +103,11 @@ impl FieldPlan {
     pub fn extract<'a>(&self, json: &'a str, out: &mut Vec<Option<Scalar<'a>>>) -> Result<(), FieldError> {
         out.clear();
         out.resize(self.paths.len(), None);
-        let mut scan = Scan { s: json, b: json.as_bytes(), i: 0 };
+        let mut scan = Scan::new(json, json.as_bytes());
         scan.ws();
         scan.object(&self.root, out)?;
         scan.ws();
-        if scan.i != scan.b.len() {
+        if !scan.c.at_end() {
             return Err(scan.error("trailing characters"));
         }
         Ok(())
@@ -118,8 +120,8 @@ impl FieldPlan {
 /// `Records` are read elsewhere. Member names are compared as written (names
 /// with escapes never match).
 pub fn top_level_members<'a>(json: &'a [u8], names: &[&str]) -> Result<Vec<Option<&'a [u8]>>, FieldError> {
-    // a byte-level walk: `s` is not used by skip_string / skip_value
-    let mut scan = Scan { s: "", b: json, i: 0 };
+    // a byte-level walk: `s` (for unescaping) is not used by skip_string / skip_value
+    let mut scan = Scan::new("", json);
     let mut found = vec![None; names.len()];
     scan.ws();
     scan.eat(b'{', "expected an object")?;
@@ -129,20 +131,18 @@ pub fn top_level_members<'a>(json: &'a [u8], names: &[&str]) -> Result<Vec<Optio
     }
     loop {
         scan.ws();
-        let key_start = scan.i;
-        scan.skip_string()?;
-        let key = json.get(key_start + 1..scan.i - 1).unwrap_or_default();
+        let key = scan.skip_string()?.raw(json);
         scan.ws();
         scan.eat(b':', "expected `:`")?;
         scan.ws();
-        let value_start = scan.i;
+        let value_start = scan.c.pos();
         scan.skip_value()?;
         if let Some(slot) = names.iter().position(|n| n.as_bytes() == key) {
-            found[slot] = json.get(value_start..scan.i);
+            found[slot] = json.get(value_start..scan.c.pos());
         }
         scan.ws();
         match scan.peek() {
-            Some(b',') => scan.i += 1,
+            Some(b',') => scan.c.advance(1),
             Some(b'}') => return Ok(found),
             _ => return Err(scan.error("expected `,` or `}`")),
         }
@@ -161,73 +161,48 @@ pub struct FieldError {
 
 struct Scan<'a> {
     s: &'a str,
-    b: &'a [u8],
-    i: usize,
+    c: Cursor<'a>,
 }
 
 impl<'a> Scan<'a> {
+    fn new(s: &'a str, b: &'a [u8]) -> Self {
+        Self { s, c: Cursor::new(b) }
+    }
+
     fn error(&self, what: &'static str) -> FieldError {
-        FieldError { what, at: self.i }
+        FieldError { what, at: self.c.pos() }
     }
 
     fn peek(&self) -> Option<u8> {
-        self.b.get(self.i).copied()
+        self.c.peek()
     }
 
     fn ws(&mut self) {
-        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
-            self.i += 1;
-        }
+        self.c.skip_ws();
     }
 
     fn eat(&mut self, c: u8, what: &'static str) -> Result<(), FieldError> {
         if self.peek() == Some(c) {
-            self.i += 1;
+            self.c.advance(1);
             Ok(())
         } else {
             Err(self.error(what))
         }
     }
 
-    /// Moves past the string starting here; says whether it holds escapes.
-    fn skip_string(&mut self) -> Result<bool, FieldError> {
-        self.eat(b'"', "expected a string")?;
-        let mut escaped = false;
-        loop {
-            let rest = self.b.get(self.i..).unwrap_or_default();
-            match memchr::memchr2(b'"', b'\\', rest) {
-                Some(n) if rest[n] == b'"' => {
-                    self.i += n + 1;
-                    return Ok(escaped);
-                }
-                Some(n) => {
-                    escaped = true;
-                    self.i += n + 2;
-                }
-                None => {
-                    self.i = self.b.len();
-                    return Err(self.error("unterminated string"));
-                }
-            }
-        }
+    /// Moves past the string starting here.
+    fn skip_string(&mut self) -> Result<StrSpan, FieldError> {
+        self.c.string().ok_or_else(|| self.error("expected a string"))
     }
 
     /// The string starting here, borrowed unless it has escapes.
     fn string(&mut self) -> Result<Cow<'a, str>, FieldError> {
-        let start = self.i;
-        let escaped = self.skip_string()?;
-        // quotes are ASCII, so these are character boundaries
-        let raw = self.s.get(start..self.i).ok_or_else(|| self.error("bad string"))?;
-        if escaped {
-            serde_json::from_str::<String>(raw).map(Cow::Owned).map_err(|_| self.error("bad string escape"))
-        } else {
-            Ok(Cow::Borrowed(&raw[1..raw.len() - 1]))
-        }
+        let span = self.skip_string()?;
+        span.value(self.s).ok_or_else(|| self.error("bad string escape"))
     }
 
     fn literal(&mut self, word: &'static [u8]) -> Result<(), FieldError> {
-        if self.b.get(self.i..self.i + word.len()) == Some(word) {
-            self.i += word.len();
+        if self.c.literal(word) {
             Ok(())
         } else {
             Err(self.error("unexpected character"))
@@ -235,45 +210,16 @@ impl<'a> Scan<'a> {
     }
 
     fn number(&mut self) -> Result<f64, FieldError> {
-        let start = self.i;
-        while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') = self.peek() {
-            self.i += 1;
-        }
-        self.s.get(start..self.i).and_then(|t| t.parse::<f64>().ok()).ok_or_else(|| self.error("bad number"))
+        self.c
+            .number()
+            .and_then(|t| std::str::from_utf8(t).ok())
+            .and_then(|t| t.parse::<f64>().ok())
+            .ok_or_else(|| self.error("bad number"))
     }
 
     /// Moves past the value starting here (objects and arrays without recursion).
     fn skip_value(&mut self) -> Result<(), FieldError> {
-        match self.peek() {
-            Some(b'"') => self.skip_string().map(drop),
-            Some(b'{' | b'[') => {
-                let mut depth = 0usize;
-                loop {
-                    match self.peek() {
-                        Some(b'"') => {
-                            self.skip_string()?;
-                            continue;
-                        }
-                        Some(b'{' | b'[') => depth += 1,
-                        Some(b'}' | b']') => {
-                            depth -= 1;
-                            if depth == 0 {
-                                self.i += 1;
-                                return Ok(());
-                            }
-                        }
-                        Some(_) => {}
-                        None => return Err(self.error("unterminated object or array")),
-                    }
-                    self.i += 1;
-                }
-            }
-            Some(b't') => self.literal(b"true"),
-            Some(b'f') => self.literal(b"false"),
-            Some(b'n') => self.literal(b"null"),
-            Some(_) => self.number().map(drop),
-            None => Err(self.error("expected a value")),
-        }
+        self.c.skip_value().ok_or_else(|| self.error("expected a value"))
     }
 
     /// Reads the value starting here into `node`'s slot, or descends into it.
@@ -305,7 +251,7 @@ impl<'a> Scan<'a> {
         self.eat(b'{', "expected an object")?;
         self.ws();
         if self.peek() == Some(b'}') {
-            self.i += 1;
+            self.c.advance(1);
             return Ok(());
         }
         loop {
@@ -320,9 +266,9 @@ impl<'a> Scan<'a> {
             }
             self.ws();
             match self.peek() {
-                Some(b',') => self.i += 1,
+                Some(b',') => self.c.advance(1),
                 Some(b'}') => {
-                    self.i += 1;
+                    self.c.advance(1);
                     return Ok(());
                 }
                 _ => return Err(self.error("expected `,` or `}`")),

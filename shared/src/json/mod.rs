@@ -1,4 +1,9 @@
-//! Small JSON writing helpers for building output lines without a DOM.
+//! JSON at the byte level, without a DOM: writers for output lines ([`write_str`],
+//! ...), a [`cursor::Cursor`] that finds the boundaries of values in text known
+//! to be valid, and [`validate`], the checker the decoder runs on every payload.
+
+pub mod cursor;
+pub mod validate;
 
 /// Appends `s` as a JSON string literal (quoted and escaped).
 pub fn write_str(out: &mut Vec<u8>, s: &str) {

@@ -1,0 +1,368 @@
+//! A cursor that finds the boundaries of JSON values in text, the one scanner
+//! behind every reader that takes a few fields out of an event without a DOM
+//! (the Lambda envelope, enrich's members, the rules' paths, aggregate's fields).
+//!
+//! It trusts the text to be valid JSON (the decoder checked it with
+//! [`super::validate`], or Lambda wrote it): it only finds where strings,
+//! containers and scalars end, so it is fast. On text that is not valid JSON it
+//! still never panics and never loops: it stops with `None` or returns
+//! boundaries that the caller's own checks reject.
+
+use std::borrow::Cow;
+
+/// A position in JSON text and the primitives that move it.
+#[derive(Debug, Clone, Copy)]
+pub struct Cursor<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+/// Where a string's content sits (without its quotes), and whether it holds escapes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StrSpan {
+    /// Offset of the first byte after the opening quote.
+    pub start: usize,
+    /// Offset of the closing quote.
+    pub end: usize,
+    /// Whether the content holds a backslash escape (so it must be unescaped to be read).
+    pub escaped: bool,
+}
+
+impl<'a> Cursor<'a> {
+    /// A cursor at the start of `bytes`.
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Self { bytes, pos: 0 }
+    }
+
+    /// A cursor at offset `pos` of `bytes`.
+    pub fn at(bytes: &'a [u8], pos: usize) -> Self {
+        Self { bytes, pos }
+    }
+
+    /// The current offset.
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+
+    /// The text the cursor moves over.
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// Moves `n` bytes on (past a byte the caller has looked at).
+    pub fn advance(&mut self, n: usize) {
+        self.pos += n;
+    }
+
+    /// Whether every byte has been read.
+    pub fn at_end(&self) -> bool {
+        self.pos >= self.bytes.len()
+    }
+
+    /// The byte at the cursor.
+    pub fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    /// Moves past white space.
+    pub fn skip_ws(&mut self) {
+        self.pos = skip_ws(self.bytes, self.pos);
+    }
+
+    /// Moves past white space and returns the byte there.
+    pub fn peek_token(&mut self) -> Option<u8> {
+        self.skip_ws();
+        self.peek()
+    }
+
+    /// Moves past white space, then past `c` if it is there; says whether it was.
+    pub fn eat(&mut self, c: u8) -> bool {
+        if self.peek_token() == Some(c) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Moves past `word` if the text continues with it.
+    pub fn literal(&mut self, word: &[u8]) -> bool {
+        if self.bytes.get(self.pos..).is_some_and(|rest| rest.starts_with(word)) {
+            self.pos += word.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Moves past the string whose opening quote is at the cursor.
+    pub fn string(&mut self) -> Option<StrSpan> {
+        if self.peek()? != b'"' {
+            return None;
+        }
+        let start = self.pos + 1;
+        let mut i = start;
+        let mut escaped = false;
+        loop {
+            let k = find_quote_or_backslash(self.bytes, i)?;
+            if self.bytes[k] == b'"' {
+                self.pos = k + 1;
+                return Some(StrSpan { start, end: k, escaped });
+            }
+            // a backslash and the character it escapes (`\uXXXX` goes on with hex digits)
+            escaped = true;
+            i = k + 2;
+        }
+    }
+
+    /// Moves past the number at the cursor; returns its text (not checked against the grammar).
+    pub fn number(&mut self) -> Option<&'a [u8]> {
+        let start = self.pos;
+        while let Some(b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') = self.peek() {
+            self.pos += 1;
+        }
+        (self.pos > start).then(|| &self.bytes[start..self.pos])
+    }
+
+    /// Moves past the value starting at the cursor (containers by counting
+    /// brackets outside strings, without recursion).
+    pub fn skip_value(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.string().map(drop),
+            b'{' | b'[' => self.skip_container(),
+            b't' => self.literal(b"true").then_some(()),
+            b'f' => self.literal(b"false").then_some(()),
+            b'n' => self.literal(b"null").then_some(()),
+            _ => self.number().map(drop),
+        }
+    }
+
+    fn skip_container(&mut self) -> Option<()> {
+        let mut depth = 0usize;
+        loop {
+            match *self.bytes.get(self.pos)? {
+                b'"' => {
+                    self.string()?;
+                    continue;
+                }
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    depth = depth.checked_sub(1)?;
+                    if depth == 0 {
+                        self.pos += 1;
+                        return Some(());
+                    }
+                }
+                _ => {}
+            }
+            self.pos += 1;
+        }
+    }
+}
+
+impl StrSpan {
+    /// The content's bytes (escapes left as they are).
+    pub fn raw<'a>(&self, bytes: &'a [u8]) -> &'a [u8] {
+        &bytes[self.start..self.end]
+    }
+
+    /// The string's value from the text it was found in: borrowed when it holds
+    /// no escapes; `None` for an escape JSON does not allow.
+    pub fn value<'a>(&self, text: &'a str) -> Option<Cow<'a, str>> {
+        if self.escaped {
+            unescape(text.get(self.start - 1..self.end + 1)?).map(Cow::Owned)
+        } else {
+            // quotes are ASCII, so these offsets are character boundaries
+            text.get(self.start..self.end).map(Cow::Borrowed)
+        }
+    }
+
+    /// Like [`StrSpan::value`] for bytes (unescaped bytes, not checked as UTF-8 when not escaped).
+    pub fn value_bytes<'a>(&self, bytes: &'a [u8]) -> Option<Cow<'a, [u8]>> {
+        if self.escaped {
+            let quoted = bytes.get(self.start - 1..self.end + 1)?;
+            serde_json::from_slice::<String>(quoted).ok().map(|s| Cow::Owned(s.into_bytes()))
+        } else {
+            bytes.get(self.start..self.end).map(Cow::Borrowed)
+        }
+    }
+}
+
+/// The value of a quoted JSON string literal with escapes (`"a\nb"` -> `a`, newline, `b`).
+pub fn unescape(quoted: &str) -> Option<String> {
+    serde_json::from_str::<String>(quoted).ok()
+}
+
+/// The value of a JSON string literal given whole, quotes included (borrowed
+/// when it holds no escapes); `None` for any other value.
+pub fn string_literal(raw: &str) -> Option<Cow<'_, str>> {
+    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
+    if find_quote_or_backslash(inner.as_bytes(), 0).is_none() {
+        Some(Cow::Borrowed(inner))
+    } else {
+        unescape(raw).map(Cow::Owned)
+    }
+}
+
+/// The offset of the first non-white-space byte at or after `i`.
+#[inline]
+pub fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(i) {
+        i += 1;
+    }
+    i
+}
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Flags (high bit of each byte) the bytes of `x` equal to the byte in `pattern`
+/// (`LO * c`); the lowest flag is exact, the ones above it may not be.
+#[inline(always)]
+pub(crate) fn swar_eq(x: u64, pattern: u64) -> u64 {
+    let y = x ^ pattern;
+    y.wrapping_sub(LO) & !y & HI
+}
+
+/// Flags the bytes of `x` below `n` (n <= 128); the lowest flag is exact.
+#[inline(always)]
+pub(crate) fn swar_below(x: u64, n: u8) -> u64 {
+    x.wrapping_sub(LO * n as u64) & !x & HI
+}
+
+/// The 8 bytes at `i` as a little-endian word, if there are 8.
+#[inline(always)]
+pub(crate) fn word_at(b: &[u8], i: usize) -> Option<u64> {
+    b.get(i..i + 8).and_then(|w| w.try_into().ok()).map(u64::from_le_bytes)
+}
+
+/// The offset of the first `"` or `\` at or after `from`: eight bytes at a
+/// time (SWAR) over the first 64, where most keys and values end; SIMD search past them.
+#[inline]
+pub fn find_quote_or_backslash(b: &[u8], from: usize) -> Option<usize> {
+    const QUOTES: u64 = LO * b'"' as u64;
+    const BACKSLASHES: u64 = LO * b'\\' as u64;
+    let limit = from.saturating_add(64);
+    let mut i = from;
+    while i < limit {
+        let Some(x) = word_at(b, i) else {
+            return b.get(i..)?.iter().position(|&c| c == b'"' || c == b'\\').map(|k| i + k);
+        };
+        let found = swar_eq(x, QUOTES) | swar_eq(x, BACKSLASHES);
+        if found != 0 {
+            return Some(i + (found.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    memchr::memchr2(b'"', b'\\', b.get(i..)?).map(|k| i + k)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn strings_end_at_their_closing_quote() {
+        let text = br#""a\"b\\" , "c""#;
+        let mut c = Cursor::new(text);
+        let span = c.string().unwrap();
+        assert_eq!(span, StrSpan { start: 1, end: 7, escaped: true });
+        assert_eq!(span.value(std::str::from_utf8(text).unwrap()).unwrap(), "a\"b\\");
+        assert!(c.eat(b','));
+        c.skip_ws();
+        let span = c.string().unwrap();
+        assert!(!span.escaped);
+        assert_eq!(span.raw(text), b"c");
+        assert!(c.at_end());
+    }
+
+    #[test]
+    fn values_are_skipped_whole() {
+        let text = br#"{"a":[1,{"b":"]}"}],"c":null} true -1.5e3 "x""#;
+        let mut c = Cursor::new(text);
+        c.skip_value().unwrap();
+        assert_eq!(c.pos(), 29);
+        for expect in [34, 41, 45] {
+            c.skip_ws();
+            c.skip_value().unwrap();
+            assert_eq!(c.pos(), expect);
+        }
+    }
+
+    #[test]
+    fn broken_text_stops_without_a_panic() {
+        for bad in [&b"\"abc"[..], b"{\"a\":[1,2}", b"", b"tru", b"]", b"\"\\"] {
+            let mut c = Cursor::new(bad);
+            let _ = c.skip_value();
+            assert!(c.pos() <= bad.len());
+        }
+    }
+
+    #[test]
+    fn the_first_quote_or_backslash_is_found_at_every_offset_and_length() {
+        for len in 0..100 {
+            for at in 0..len {
+                for special in [b'"', b'\\'] {
+                    let mut text = "é".repeat(len).into_bytes(); // multi-byte, high bits set
+                    text.truncate(len);
+                    text[at] = special;
+                    if at + 3 < len {
+                        text[at + 3] = b'"';
+                    }
+                    for from in [0, at / 2, at] {
+                        assert_eq!(find_quote_or_backslash(&text, from), Some(at), "len {len} at {at} from {from}");
+                    }
+                }
+            }
+            assert_eq!(find_quote_or_backslash(&vec![b'x'; len], 0), None);
+        }
+        assert_eq!(find_quote_or_backslash(b"ab", 5), None);
+    }
+
+    #[test]
+    fn string_literals_are_borrowed_unless_escaped() {
+        assert!(matches!(string_literal(r#""plain""#), Some(Cow::Borrowed("plain"))));
+        assert_eq!(string_literal(r#""a\u0041""#).unwrap(), "aA");
+        assert_eq!(string_literal("12"), None);
+    }
+
+    proptest! {
+        #[test]
+        fn the_quote_search_agrees_with_a_plain_scan(s in "[a-z\"\\\\ ]{0,200}", from in 0usize..210) {
+            let b = s.as_bytes();
+            let plain = b.get(from..).and_then(|r| r.iter().position(|&c| c == b'"' || c == b'\\')).map(|k| from + k);
+            prop_assert_eq!(find_quote_or_backslash(b, from), plain);
+        }
+
+        #[test]
+        fn any_serialised_value_is_skipped_to_its_end(v in any_json(), pad in "[ \t\n]{0,3}") {
+            let text = format!("{pad}{v}{pad},");
+            let mut c = Cursor::new(text.as_bytes());
+            c.skip_ws();
+            c.skip_value().unwrap();
+            c.skip_ws();
+            prop_assert_eq!(c.peek(), Some(b','));
+        }
+    }
+
+    /// Any JSON value, serialised by serde_json.
+    pub(crate) fn any_json() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::Bool),
+            any::<i64>().prop_map(|n| serde_json::json!(n)),
+            (-1e9f64..1e9).prop_map(|n| serde_json::json!(n)),
+            ".{0,12}".prop_map(serde_json::Value::String),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::Array),
+                prop::collection::btree_map(".{0,6}", inner, 0..6)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+        .prop_map(|v| v.to_string())
+    }
+}

@@ -1,0 +1,254 @@
+//! The JSON checker the decoder runs on every payload: a non-recursive walk
+//! that accepts exactly the values `serde_json` accepts (strings without raw
+//! control characters and with valid escapes, numbers by the JSON grammar,
+//! the three literals), up to a nesting limit, and finds where each value ends.
+//!
+//! It answers yes or no, nothing more: when it says no, the decoder asks
+//! `serde_json` for the error and its position, so quarantine reasons read the
+//! same whichever path ran. It is the fast path because payloads are almost
+//! always valid; a differential property test holds it to `serde_json`.
+
+use super::cursor::{skip_ws, swar_below, swar_eq, word_at};
+
+/// Nesting never accepted here, whatever the configured limit: `serde_json`
+/// refuses 128 levels, and deeper text goes to it for the error.
+pub const MAX_FAST_DEPTH: usize = 100;
+
+/// Checks the JSON value starting at `start` (after optional white space),
+/// nested no deeper than `max_depth` (the value itself counting as one level if
+/// it is an object or array); returns the offset just past it. `None` when the
+/// text is not valid JSON there, or nests deeper than allowed.
+pub fn value_end(b: &[u8], start: usize, max_depth: usize) -> Option<usize> {
+    let limit = max_depth.min(MAX_FAST_DEPTH);
+    // one bit per open container, set for objects (limit <= 100 < 128 bits)
+    let mut objects: u128 = 0;
+    let mut depth = 0usize;
+    let mut i = skip_ws(b, start);
+    loop {
+        // a value starts at `i`
+        match *b.get(i)? {
+            b'{' | b'[' => {
+                let is_object = b[i] == b'{';
+                depth += 1;
+                if depth > limit {
+                    return None;
+                }
+                objects = (objects << 1) | is_object as u128;
+                i = skip_ws(b, i + 1);
+                let close = if is_object { b'}' } else { b']' };
+                if b.get(i) != Some(&close) {
+                    if is_object {
+                        i = member_key(b, i)?;
+                    }
+                    continue;
+                }
+                // empty container: closed below
+                i += 1;
+                depth -= 1;
+                objects >>= 1;
+            }
+            b'"' => i = string_end(b, i)?,
+            b't' => i = literal_end(b, i, b"true")?,
+            b'f' => i = literal_end(b, i, b"false")?,
+            b'n' => i = literal_end(b, i, b"null")?,
+            _ => i = number_end(b, i)?,
+        }
+        // a value ended at `i`: close containers, or go on to the next member
+        loop {
+            if depth == 0 {
+                return Some(i);
+            }
+            i = skip_ws(b, i);
+            let in_object = objects & 1 == 1;
+            match (*b.get(i)?, in_object) {
+                (b',', true) => {
+                    i = member_key(b, skip_ws(b, i + 1))?;
+                    break;
+                }
+                (b',', false) => {
+                    i = skip_ws(b, i + 1);
+                    break;
+                }
+                (b'}', true) | (b']', false) => {
+                    i += 1;
+                    depth -= 1;
+                    objects >>= 1;
+                }
+                _ => return None,
+            }
+        }
+    }
+}
+
+/// A member's key and colon at `i`; returns where its value starts.
+fn member_key(b: &[u8], i: usize) -> Option<usize> {
+    if b.get(i) != Some(&b'"') {
+        return None;
+    }
+    let i = skip_ws(b, string_end(b, i)?);
+    (b.get(i) == Some(&b':')).then(|| skip_ws(b, i + 1))
+}
+
+/// The offset just past the string opening at `i`: no raw control character,
+/// only the escapes JSON has.
+fn string_end(b: &[u8], i: usize) -> Option<usize> {
+    const QUOTES: u64 = 0x0101_0101_0101_0101 * b'"' as u64;
+    const BACKSLASHES: u64 = 0x0101_0101_0101_0101 * b'\\' as u64;
+    let mut j = i + 1;
+    loop {
+        // eight bytes at a time while there are eight
+        while let Some(x) = word_at(b, j) {
+            let stop = swar_eq(x, QUOTES) | swar_eq(x, BACKSLASHES) | swar_below(x, 0x20);
+            if stop != 0 {
+                j += (stop.trailing_zeros() / 8) as usize;
+                break;
+            }
+            j += 8;
+        }
+        match *b.get(j)? {
+            b'"' => return Some(j + 1),
+            b'\\' => j = escape_end(b, j)?,
+            0x00..=0x1f => return None,
+            _ => j += 1,
+        }
+    }
+}
+
+/// The offset just past the escape starting with the backslash at `j`.
+fn escape_end(b: &[u8], j: usize) -> Option<usize> {
+    match *b.get(j + 1)? {
+        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Some(j + 2),
+        b'u' => b.get(j + 2..j + 6)?.iter().all(u8::is_ascii_hexdigit).then_some(j + 6),
+        _ => None,
+    }
+}
+
+fn literal_end(b: &[u8], i: usize, word: &[u8]) -> Option<usize> {
+    b.get(i..)?.starts_with(word).then_some(i + word.len())
+}
+
+/// The offset just past the number at `i`: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`,
+/// not followed by another digit.
+fn number_end(b: &[u8], i: usize) -> Option<usize> {
+    let mut j = i + usize::from(b.get(i) == Some(&b'-'));
+    match *b.get(j)? {
+        b'0' => j += 1,
+        b'1'..=b'9' => j = digits_end(b, j + 1),
+        _ => return None,
+    }
+    if b.get(j) == Some(&b'.') {
+        j = at_least_one_digit(b, j + 1)?;
+    }
+    if let Some(b'e' | b'E') = b.get(j) {
+        j += 1;
+        if let Some(b'+' | b'-') = b.get(j) {
+            j += 1;
+        }
+        j = at_least_one_digit(b, j)?;
+    }
+    (!b.get(j).is_some_and(u8::is_ascii_digit)).then_some(j)
+}
+
+fn digits_end(b: &[u8], mut j: usize) -> usize {
+    while b.get(j).is_some_and(u8::is_ascii_digit) {
+        j += 1;
+    }
+    j
+}
+
+fn at_least_one_digit(b: &[u8], j: usize) -> Option<usize> {
+    let end = digits_end(b, j);
+    (end > j).then_some(end)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// What serde_json says of `text` as one value (trailing white space allowed).
+    fn serde_accepts(text: &str) -> bool {
+        serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
+    }
+
+    fn ours_accepts(text: &str) -> bool {
+        value_end(text.as_bytes(), 0, 64).is_some_and(|end| skip_ws(text.as_bytes(), end) == text.len())
+    }
+
+    #[test]
+    fn valid_values_end_where_they_end() {
+        for (text, end) in [
+            (r#"{"a":[1,2,{"b":null}],"c":"d\"e"} x"#, 33),
+            ("  [] ,", 4),
+            ("-0.5e+10,", 8),
+            ("\"\\u00e9\\n\"", 10),
+            ("true", 4),
+            ("{ \"a\" : { } }", 13),
+        ] {
+            assert_eq!(value_end(text.as_bytes(), 0, 64), Some(end), "{text}");
+        }
+    }
+
+    #[test]
+    fn invalid_values_are_refused() {
+        for text in [
+            "{",
+            "[1,]",
+            "{\"a\":1,}",
+            "{\"a\" 1}",
+            "{1:2}",
+            "01",
+            "1.",
+            "1e",
+            "-",
+            ".5",
+            "tru",
+            "nul",
+            "\"a\u{1}b\"",
+            "\"\\x\"",
+            "\"\\u12g4\"",
+            "\"abc",
+            "[1 2]",
+            "{\"a\":1]",
+            "[}",
+            "+1",
+            "",
+        ] {
+            assert!(!ours_accepts(text), "{text:?}");
+            assert!(!serde_accepts(text), "serde accepts {text:?}");
+        }
+    }
+
+    #[test]
+    fn nesting_is_limited() {
+        let nested = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert!(value_end(nested(5).as_bytes(), 0, 5).is_some());
+        assert!(value_end(nested(6).as_bytes(), 0, 5).is_none());
+        assert!(value_end(nested(MAX_FAST_DEPTH + 1).as_bytes(), 0, 1000).is_none());
+        let objects = format!("{}1{}", "{\"a\":".repeat(3), "}".repeat(3));
+        assert_eq!(value_end(objects.as_bytes(), 0, 3), Some(objects.len()));
+        assert_eq!(value_end(objects.as_bytes(), 0, 2), None);
+    }
+
+    proptest! {
+        #[test]
+        fn agrees_with_serde_on_serialised_values(v in crate::json::cursor::tests::any_json()) {
+            prop_assert!(ours_accepts(&v), "{}", v);
+        }
+
+        #[test]
+        fn agrees_with_serde_on_mangled_values(v in crate::json::cursor::tests::any_json(), at in any::<prop::sample::Index>(), by in "[\\[\\]{}\",:0-9.eE+\\-\\\\ a\u{1}]") {
+            // replace or insert one byte of a valid value: often invalid, sometimes not
+            let mut text = v.clone();
+            let pos = at.index(text.len() + 1);
+            let pos = (0..=pos).rev().find(|&p| text.is_char_boundary(p)).unwrap_or(0);
+            text.insert_str(pos, &by);
+            prop_assert_eq!(ours_accepts(&text), serde_accepts(&text), "{}", text);
+            let mut cut = v;
+            let end = (0..=pos.min(cut.len())).rev().find(|&p| cut.is_char_boundary(p)).unwrap_or(0);
+            cut.truncate(end);
+            prop_assert_eq!(ours_accepts(&cut), serde_accepts(&cut), "{}", cut);
+        }
+    }
+}
