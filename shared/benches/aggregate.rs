@@ -14,6 +14,10 @@ use eddy::window::workload::{with_window, WindowSpec};
 use eddy::window::{Aggregate, AggregateConfig};
 use eddy::workload::{reference_event, REFERENCE_RECORDS, REFERENCE_RECORD_BYTES};
 
+/// The allocator the Lambda functions run with.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// 2024-11-25T01:00:00Z, the reference batch's arrival time.
 const START: i64 = 1_732_496_400_000;
 

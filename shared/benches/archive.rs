@@ -9,6 +9,10 @@ use eddy::deadline::Deadline;
 use eddy::decode::DecodeLimits;
 use eddy::workload::{reference_event, REFERENCE_RECORDS, REFERENCE_RECORD_BYTES};
 
+/// The allocator the Lambda functions run with.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn archive_reference_batch(c: &mut Criterion) {
     let payload = reference_event(REFERENCE_RECORDS, REFERENCE_RECORD_BYTES);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");

@@ -25,6 +25,10 @@ use eddy::enrich::{Catalog, Enrich, EnrichProcessor, EnrichState, Enricher, Geo,
 use eddy::event::{Coords, Data, Event};
 use eddy::workload::{access_event, reference_event, REFERENCE_RECORDS, REFERENCE_RECORD_BYTES};
 
+/// The allocator the Lambda functions run with.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn testdata(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/enrich").join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))

@@ -15,6 +15,10 @@ use eddy::rules::sample::{enriched_access_event, enriched_batch};
 use eddy::rules::{Filter, RuleSet};
 use eddy::workload::{REFERENCE_RECORDS, REFERENCE_RECORD_BYTES};
 
+/// The allocator the Lambda functions run with.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn security_pack() -> RuleSet {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rules/security.yaml");
     RuleSet::load(&path).expect("the security pack")

@@ -424,13 +424,10 @@ pub fn compare_sequence(a: &str, b: &str) -> std::cmp::Ordering {
     a.len().cmp(&b.len()).then_with(|| a.cmp(b))
 }
 
+/// Decodes into `out`, reusing its capacity (appended in place: no zero-filling first).
 fn decode_base64(bytes: &[u8], out: &mut Vec<u8>) -> Result<(), base64_simd::Error> {
     out.clear();
-    let b64 = base64_simd::STANDARD;
-    out.resize(b64.estimated_decoded_length(bytes.len()), 0);
-    let n = b64.decode(bytes, base64_simd::Out::from_slice(out))?.len();
-    out.truncate(n);
-    Ok(())
+    base64_simd::STANDARD.decode_append(bytes, out)
 }
 
 /// The object key of a batch: the hour of its first record's arrival, then the
