@@ -1,5 +1,5 @@
-//! The aggregate handler on DESIGN.md's reference batch (6 MB, ~6,700 records
-//! of ~500 bytes) as a tumbling-window event, sinks in memory, the default
+//! The aggregate handler on DESIGN.md's reference batch (6 MB, 6,400 records
+//! of ~320 bytes) as a tumbling-window event, sinks in memory, the default
 //! configuration (group by source and status class; latency sketch; distinct
 //! users; top 5 paths): a non-final invoke (decode, fold, encode the state)
 //! and a final one (plus the report). Before criterion's wall-clock figures it

@@ -1,5 +1,7 @@
-//! The archive handler on DESIGN.md's reference batch (6 MB, ~6,700 records of
-//! ~500 bytes), sinks in memory. Target: <= 4 ms per batch on one core.
+//! The archive handler on DESIGN.md's reference batch (a Kinesis event at
+//! Lambda's 6 MB limit: 6,400 access events of ~320 bytes, see
+//! [`eddy::workload::REFERENCE_RECORDS`]), sinks in memory. Target: <= 4 ms per
+//! batch on one core.
 
 use std::time::Duration;
 

@@ -39,6 +39,10 @@ pub const KINESIS_MAX_PARTITION_KEY_CHARS: usize = 256;
 /// Lambda passes tumbling-window state of at most 1 MB between invocations.
 pub const LAMBDA_STATE_MAX_BYTES: usize = 1024 * 1024;
 
+/// Lambda's limit on a synchronous invocation's payload (the event source
+/// mapping's batch of Kinesis records, envelope included): 6 MB.
+pub const LAMBDA_PAYLOAD_MAX_BYTES: usize = 6 * 1024 * 1024;
+
 /// Default cap on the bytes one gzip record may decompress to.
 pub const DEFAULT_MAX_DECOMPRESSED_BYTES: usize = 8 * 1024 * 1024;
 
