@@ -28,7 +28,7 @@ use std::sync::Arc;
 use super::incidents::Incidents;
 use super::pools::{self, public_v4, skewed, weighted, Service};
 use super::writer::{push_hex, push_u64};
-use super::{Ctx, GeneratedEvent, Label, LogOrigin};
+use super::{Ctx, GeneratedEvent, IncidentMark, Label, LogOrigin};
 
 /// The rules of `rules/logs.yaml`, in file order.
 pub(crate) const RULES: [&str; 2] = ["tier1-error", "fatal-anywhere"];
@@ -155,7 +155,7 @@ impl Logs {
         let now = ctx.time_ms;
         if let Some(i) = self.incidents.due(now) {
             if let Some(active) = self.incidents.get(i) {
-                let first = active.step == 0;
+                let (first, serial) = (active.step == 0, active.serial);
                 let incident = active.state.clone();
                 let (label, gap) = match &incident {
                     Incident::ErrorBurst { source, callee } => {
@@ -182,7 +182,7 @@ impl Logs {
                     }
                 };
                 self.incidents.advance(i, now, gap);
-                return Label { incident: Some((incident.kind(), first)), ..label };
+                return Label { incident: Some(IncidentMark { kind: incident.kind(), serial, first }), ..label };
             }
         }
         if self.incidents.should_start(ctx.rng) {

@@ -252,8 +252,19 @@ pub(crate) struct Label {
     pub source: u16,
     /// Bit `i`: the event matches the scenario's rule `i`.
     pub rules: u8,
-    /// The incident the event belongs to: its kind's index, and whether it is the incident's first event.
-    pub incident: Option<(u8, bool)>,
+    /// The incident the event belongs to.
+    pub incident: Option<IncidentMark>,
+}
+
+/// Which injected incident an event belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct IncidentMark {
+    /// The index of its kind in [`Scenario::incident_kinds`].
+    pub kind: u8,
+    /// The incident's number in the run (from 0, in the order incidents start, across kinds).
+    pub serial: u64,
+    /// Whether the event is the incident's first.
+    pub first: bool,
 }
 
 /// What a scenario sees of the event it is to write.
