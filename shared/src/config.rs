@@ -101,6 +101,38 @@ pub fn decode_limits(get: &impl Fn(&str) -> Option<String>) -> Result<DecodeLimi
     })
 }
 
+/// The whole number in `name`, from `min` to `max`; `None` when unset or blank.
+pub(crate) fn whole_number(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    min: u64,
+    max: u64,
+) -> Result<Option<u64>, ConfigError> {
+    let Some(value) = non_empty(get(name)) else {
+        return Ok(None);
+    };
+    match value.parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
+        _ => Err(ConfigError::Invalid { name, value, problem: format!("expected a whole number from {min} to {max}") }),
+    }
+}
+
+/// The decimal number in `name`, from `min` to `max`; `None` when unset or blank.
+pub(crate) fn decimal_number(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    min: f64,
+    max: f64,
+) -> Result<Option<f64>, ConfigError> {
+    let Some(value) = non_empty(get(name)) else {
+        return Ok(None);
+    };
+    match value.parse::<f64>() {
+        Ok(x) if x.is_finite() && (min..=max).contains(&x) => Ok(Some(x)),
+        _ => Err(ConfigError::Invalid { name, value, problem: format!("expected a number from {min} to {max}") }),
+    }
+}
+
 fn positive(get: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<Option<usize>, ConfigError> {
     let Some(value) = non_empty(get(name)) else {
         return Ok(None);
