@@ -245,7 +245,8 @@ pub fn apply(state: &mut KeyState, event: &FraudEvent, t: &Thresholds, out: &mut
 fn on_success(user: &mut UserProfile, login: &Login, now: i64, t: &Thresholds, out: &mut Vec<Finding>) {
     let place = login.place.as_ref();
     let here = place.and_then(|p| {
-        p.coords.map(|(lat, lon)| Place { time_ms: now, lat, lon, country: p.country.clone(), city: p.city.clone() })
+        let (country, city) = (p.country.as_deref().map(clip_name), p.city.as_deref().map(clip_name));
+        p.coords.map(|(lat, lon)| Place { time_ms: now, lat, lon, country, city })
     });
     if let (Some(here), Some(previous)) = (&here, user.locations.last()) {
         out.extend(impossible_travel(previous, here, t));
