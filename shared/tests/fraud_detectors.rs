@@ -49,7 +49,11 @@ fn login(success: bool, device: &str, ip: &str, place: (f64, f64, &str, &str)) -
         success,
         ip: Some(ip.into()),
         device: Some(device.into()),
-        place: Some(Where { coords: Some((place.0, place.1)), country: Some(place.2.into()), city: Some(place.3.into()) }),
+        place: Some(Where {
+            coords: Some((place.0, place.1)),
+            country: Some(place.2.into()),
+            city: Some(place.3.into()),
+        }),
     })
 }
 

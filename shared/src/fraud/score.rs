@@ -3,7 +3,9 @@
 //!
 //! - Recall is per incident: an injected incident (an account takeover, an
 //!   impossible travel, a card-velocity burst) counts as detected when at
-//!   least one of its events was alerted. Per kind, by any detector (what
+//!   least one of its events was alerted. Incidents the run ended in the
+//!   middle of (the truth's `unfinished`: an impossible travel without its
+//!   second login) are not scored, only counted. Per kind, by any detector (what
 //!   must be 1.0), and per detector over the kinds it is meant for
 //!   ([`targets`]): a takeover of a user with no history cannot look
 //!   unfamiliar, so `unfamiliar-login` alone does not reach 1.0.
@@ -60,8 +62,10 @@ pub fn targets(detector: Detector) -> &'static [&'static str] {
 /// How one kind of incident was caught.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KindScore {
-    /// Incidents injected.
+    /// Incidents injected and finished within the run (the ones scored).
     pub incidents: usize,
+    /// Incidents still in progress when the run ended (not scored).
+    pub unfinished: usize,
     /// Incidents with at least one alerted event.
     pub detected: usize,
     /// Incidents each detector alerted on.
@@ -147,6 +151,10 @@ pub fn score(truth: &GroundTruth, alerts: &[AlertedEvent]) -> FraudScore {
     for (kind, incidents) in &truth.incidents {
         let mut k = KindScore::default();
         for (serial, ids) in incidents.by_incident() {
+            if incidents.unfinished.contains(&serial) {
+                k.unfinished += 1;
+                continue;
+            }
             k.incidents += 1;
             let fired: BTreeSet<&str> = ids.iter().filter_map(|id| by_event.get(id)).flatten().copied().collect();
             if fired.is_empty() {
@@ -187,8 +195,9 @@ impl fmt::Display for FraudScore {
             let by: Vec<String> = k.by_detector.iter().map(|(d, n)| format!("{d} {n}")).collect();
             writeln!(
                 f,
-                "  {kind:<18} incidents {:>4}  detected {:>4}  recall {:.3}  by detector: {}",
+                "  {kind:<18} incidents {:>4} (+{} unfinished)  detected {:>4}  recall {:.3}  by detector: {}",
                 k.incidents,
+                k.unfinished,
                 k.detected,
                 k.recall(),
                 if by.is_empty() { "-".to_string() } else { by.join(", ") }

@@ -63,6 +63,10 @@ impl Ads {
         }
     }
 
+    pub fn in_progress(&self) -> Vec<u64> {
+        self.incidents.serials()
+    }
+
     pub fn held(&self) -> usize {
         self.views.len() + self.clicks.len() + self.incidents.len()
     }

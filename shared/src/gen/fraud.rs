@@ -109,6 +109,10 @@ impl Fraud {
         Self { incidents: Incidents::new(8, 2_000) }
     }
 
+    pub fn in_progress(&self) -> Vec<u64> {
+        self.incidents.serials()
+    }
+
     pub fn held(&self) -> usize {
         self.incidents.len()
     }

@@ -67,6 +67,11 @@ impl<S> Incidents<S> {
         }
     }
 
+    /// The numbers of the incidents in progress.
+    pub fn serials(&self) -> Vec<u64> {
+        self.active.iter().map(|a| a.serial).collect()
+    }
+
     /// Incidents in progress.
     pub fn len(&self) -> usize {
         self.active.len()

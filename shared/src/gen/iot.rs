@@ -60,6 +60,10 @@ impl Iot {
         Self { faults: Vec::with_capacity(FAULT_CAP), sites: sources(), started: 0 }
     }
 
+    pub fn in_progress(&self) -> Vec<u64> {
+        self.faults.iter().map(|f| f.serial).collect()
+    }
+
     pub fn held(&self) -> usize {
         self.faults.len()
     }

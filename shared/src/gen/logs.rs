@@ -147,6 +147,10 @@ impl Logs {
         self.sources.len() as u16
     }
 
+    pub fn in_progress(&self) -> Vec<u64> {
+        self.incidents.serials()
+    }
+
     pub fn held(&self) -> usize {
         self.incidents.len()
     }

@@ -333,6 +333,18 @@ impl Script {
         }
     }
 
+    /// The numbers of the incidents in progress (their later events not generated yet).
+    fn in_progress(&self) -> Vec<u64> {
+        match self {
+            Script::Security(s) => s.in_progress(),
+            Script::Clickstream(_) => Vec::new(),
+            Script::Logs(s) => s.in_progress(),
+            Script::Fraud(s) => s.in_progress(),
+            Script::Iot(s) => s.in_progress(),
+            Script::Ads(s) => s.in_progress(),
+        }
+    }
+
     fn held(&self) -> usize {
         match self {
             Script::Security(s) => s.held(),
@@ -431,7 +443,7 @@ impl Generator {
 
     /// The ground truth of the events taken so far (of the whole run once the iterator is exhausted).
     pub fn truth(&self) -> GroundTruth {
-        self.truth.snapshot(self.index)
+        self.truth.snapshot(self.index, &self.script.in_progress())
     }
 
     /// How many items the generator holds in its bounded buffers (incidents in

@@ -122,6 +122,10 @@ impl Security {
         self.services.iter().map(|s| s.name.clone()).collect()
     }
 
+    pub fn in_progress(&self) -> Vec<u64> {
+        self.incidents.serials()
+    }
+
     pub fn held(&self) -> usize {
         self.incidents.len()
     }

@@ -62,6 +62,11 @@ pub struct IncidentTruth {
     /// start, across kinds. Empty in truth files written before it existed.
     #[serde(default)]
     pub incident_of: Vec<u64>,
+    /// Incidents (numbers, as in `incident_of`) still in progress when the
+    /// run ended: their later events were never generated, so what they
+    /// would have shown may be missing (an impossible travel's second login).
+    #[serde(default)]
+    pub unfinished: Vec<u64>,
     /// Whether `ids` holds every event of this kind.
     pub ids_complete: bool,
 }
@@ -363,8 +368,8 @@ impl TruthBuilder {
         }
     }
 
-    /// The truth of the first `generated` events.
-    pub fn snapshot(&self, generated: u64) -> GroundTruth {
+    /// The truth of the first `generated` events, with the incidents `in_progress` (their numbers).
+    pub fn snapshot(&self, generated: u64, in_progress: &[u64]) -> GroundTruth {
         let mut current = self.clone();
         current.flush_window();
         let rules = self.scenario.rule_ids();
@@ -393,8 +398,12 @@ impl TruthBuilder {
                     let (incidents, events) = self.incidents[i];
                     let ids = self.incident_ids.lists[i].clone();
                     let incident_of = self.incident_serials[i].clone();
+                    let mut unfinished: Vec<u64> =
+                        in_progress.iter().copied().filter(|s| incident_of.contains(s)).collect();
+                    unfinished.sort_unstable();
                     let ids_complete = ids.len() as u64 == events;
-                    (kind.to_string(), IncidentTruth { incidents, events, ids, incident_of, ids_complete })
+                    let truth = IncidentTruth { incidents, events, ids, incident_of, unfinished, ids_complete };
+                    (kind.to_string(), truth)
                 })
                 .collect(),
             window_ms: WINDOW_MS,
