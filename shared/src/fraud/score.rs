@@ -66,6 +66,8 @@ pub struct KindScore {
     pub incidents: usize,
     /// Incidents still in progress when the run ended (not scored).
     pub unfinished: usize,
+    /// Of those, incidents alerted all the same.
+    pub unfinished_detected: usize,
     /// Incidents with at least one alerted event.
     pub detected: usize,
     /// Incidents each detector alerted on.
@@ -151,12 +153,13 @@ pub fn score(truth: &GroundTruth, alerts: &[AlertedEvent]) -> FraudScore {
     for (kind, incidents) in &truth.incidents {
         let mut k = KindScore::default();
         for (serial, ids) in incidents.by_incident() {
+            let fired: BTreeSet<&str> = ids.iter().filter_map(|id| by_event.get(id)).flatten().copied().collect();
             if incidents.unfinished.contains(&serial) {
                 k.unfinished += 1;
+                k.unfinished_detected += usize::from(!fired.is_empty());
                 continue;
             }
             k.incidents += 1;
-            let fired: BTreeSet<&str> = ids.iter().filter_map(|id| by_event.get(id)).flatten().copied().collect();
             if fired.is_empty() {
                 k.missed.push(serial);
             } else {
@@ -195,11 +198,12 @@ impl fmt::Display for FraudScore {
             let by: Vec<String> = k.by_detector.iter().map(|(d, n)| format!("{d} {n}")).collect();
             writeln!(
                 f,
-                "  {kind:<18} incidents {:>4} (+{} unfinished)  detected {:>4}  recall {:.3}  by detector: {}",
+                "  {kind:<18} incidents {:>4}  detected {:>4}  recall {:.3}  (+{} unfinished, {} of them alerted)  by detector: {}",
                 k.incidents,
-                k.unfinished,
                 k.detected,
                 k.recall(),
+                k.unfinished,
+                k.unfinished_detected,
                 if by.is_empty() { "-".to_string() } else { by.join(", ") }
             )?;
         }
