@@ -37,6 +37,8 @@ pub const UNKNOWN_OUTCOME: &str = "login outcome neither success nor failure";
 pub const TRANSACTION_WITHOUT_CARD: &str = "transaction without card_id or numeric amount";
 /// Drop reason: fields of the wrong JSON type (e.g. `user` a number), or a text event.
 pub const UNREADABLE_EVENT: &str = "event fields of the wrong type";
+/// Drop reason: a plain text event (detect reads JSON objects only).
+pub const NOT_JSON: &str = "text event, not a JSON object";
 /// Drop reason: a key too long for the table (see [`crate::limits::DYNAMODB_MAX_PARTITION_KEY_BYTES`]).
 pub const KEY_TOO_LONG: &str = "user, card or IP too long for a table key";
 

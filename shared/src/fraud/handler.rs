@@ -69,12 +69,20 @@ impl Detect {
         Ok(Self { state: Box::new(state), alerts: Box::new(alerts), quarantine: Box::new(quarantine), config })
     }
 
-    /// Detect writing under a local folder (`root/alerts/`, `root/quarantine/`)
-    /// with its state in memory: what `eddy invoke detect` runs without a table.
-    pub fn with_dir(config: DetectConfig, root: &Path) -> Self {
+    /// Detect writing under a local folder (`root/alerts/`, `root/quarantine/`):
+    /// what `eddy invoke detect` runs without an alerts stream. The state is
+    /// the table `EDDY_FRAUD_TABLE` when it is set (through `sdk`), else the
+    /// in-memory twin.
+    pub fn with_dir(config: DetectConfig, root: &Path, sdk: Option<&SdkConfig>) -> Self {
+        let state: Box<dyn UserState> = match (&config.table, sdk) {
+            (Some(table), Some(sdk)) => {
+                Box::new(DynamoUserState::new(dynamodb_client(sdk), table, config.max_state_bytes()))
+            }
+            _ => Box::new(MemoryUserState::new()),
+        };
         Self {
             config,
-            state: Box::new(MemoryUserState::new()),
+            state,
             alerts: Box::new(DirSink::new(root, "alerts", false)),
             quarantine: Box::new(DirSink::new(root, "quarantine", false)),
         }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::alert::alert_json;
 use super::commit::KeyWork;
 use super::detect::{apply, keys_of, Detector, Thresholds};
-use super::event::{parse, KEY_TOO_LONG, UNREADABLE_EVENT};
+use super::event::{parse, KEY_TOO_LONG, NOT_JSON};
 use super::state::Key;
 use super::store::Stored;
 use crate::batch::{decode_base64, DropReason, InRecord, Outputs, Processor};
@@ -92,7 +92,7 @@ impl Processor for DetectProcessor<'_> {
 
     fn process(&mut self, event: &Event<'_>, out: &mut Outputs) -> Result<(), DropReason> {
         let Data::Json(raw) = &event.data else {
-            return Err(UNREADABLE_EVENT);
+            return Err(NOT_JSON);
         };
         let ordinal = self.ordinal(&event.coords);
         let arrival_ms = (event.coords.approximate_arrival * 1000.0) as i64;

@@ -223,3 +223,53 @@ impl fmt::Display for FraudScore {
         write!(f, "alerted events: {}{}", self.alerted_events, if self.complete { "" } else { " (truth ids capped)" })
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::gen::{Generator, Scenario};
+
+    fn alert(id: &str, detector: &str) -> AlertedEvent {
+        AlertedEvent { id: id.to_string(), detectors: vec![detector.to_string()] }
+    }
+
+    #[test]
+    fn incidents_are_detected_by_any_one_of_their_events_and_stray_alerts_lower_precision() {
+        let mut generator = Generator::new(Scenario::Fraud, 3, 60_000);
+        generator.by_ref().for_each(drop);
+        let truth = generator.truth();
+        let takeovers = &truth.incidents["account-takeover"];
+        let groups = takeovers.by_incident();
+        let finished: Vec<&Vec<&str>> =
+            groups.iter().filter(|(s, _)| !takeovers.unfinished.contains(s)).map(|(_, ids)| ids).collect();
+        assert!(finished.len() >= 2, "{groups:?}");
+        // the last event of every finished takeover but the first, and one event of no incident
+        let mut alerts: Vec<AlertedEvent> =
+            finished[1..].iter().map(|ids| alert(ids[ids.len() - 1], "brute-force")).collect();
+        let stray = (0..truth.count).map(|i| format!("frd-{i:010}")).find(|id| !takeovers.ids.contains(id)).unwrap();
+        alerts.push(alert(&stray, "brute-force"));
+
+        let result = score(&truth, &alerts);
+
+        let k = &result.kinds["account-takeover"];
+        assert_eq!((k.incidents, k.detected, k.missed.len()), (finished.len(), finished.len() - 1, 1));
+        assert_eq!(k.by_detector["brute-force"], finished.len() - 1);
+        let d = &result.detectors["brute-force"];
+        assert_eq!((d.alerts, d.on_incidents), (finished.len(), finished.len() - 1));
+        assert!(d.precision() < 1.0 && d.recall() < 1.0);
+        assert!(!result.all_detected());
+        assert_eq!(result.detectors["unfamiliar-login"].alerts, 0);
+        assert!(result.to_string().contains("account-takeover"));
+    }
+
+    #[test]
+    fn alert_lines_give_their_event_id_and_detectors() {
+        let line =
+            br#"{"id":"frd-0000000007","user":"u","alert":{"detectors":["card-velocity","card-amount"],"score":0.9}}"#;
+        let got = read_alert(line).unwrap();
+        assert_eq!(got.id, "frd-0000000007");
+        assert_eq!(got.detectors, ["card-velocity", "card-amount"]);
+        assert_eq!(read_alert(b"{\"id\":\"x\"}"), None);
+    }
+}
