@@ -107,23 +107,20 @@ pub struct WriteSettings<'a> {
 
 /// Makes the writes, [`DYNAMODB_WRITE_CONCURRENCY`] at a time.
 pub async fn commit_all(store: &dyn UserState, commits: Vec<KeyCommit>, settings: WriteSettings<'_>) -> CommitReport {
-    let results: Vec<(KeyCommit, Result<usize, (usize, StateError)>)> = stream::iter(commits)
+    let results: Vec<(KeyCommit, KeyOutcome)> = stream::iter(commits)
         .map(|c| async move {
-            let result = commit_one(store, &c, settings).await;
-            (c, result)
+            let outcome = commit_one(store, &c, settings).await;
+            (c, outcome)
         })
         .buffer_unordered(DYNAMODB_WRITE_CONCURRENCY)
         .collect()
         .await;
     let mut report = CommitReport::default();
-    for (commit, result) in results {
-        match result {
-            Ok(conflicts) => {
-                report.written += 1;
-                report.conflicts += conflicts;
-            }
-            Err((conflicts, error)) => {
-                report.conflicts += conflicts;
+    for (commit, outcome) in results {
+        report.conflicts += outcome.conflicts;
+        match outcome.error {
+            None => report.written += 1,
+            Some(error) => {
                 report.failed_records.extend(commit.events.iter().map(|(record, _)| *record));
                 report.failed.push((commit.key, error.to_string()));
             }
@@ -134,33 +131,38 @@ pub async fn commit_all(store: &dyn UserState, commits: Vec<KeyCommit>, settings
     report
 }
 
-/// Writes one key, re-reading and re-applying after each conflict; returns
-/// the conflicts met, or them and the error it gave up on.
-async fn commit_one(
-    store: &dyn UserState,
-    commit: &KeyCommit,
-    settings: WriteSettings<'_>,
-) -> Result<usize, (usize, StateError)> {
+/// How one key's write went: the conflicts met, and the error it gave up on, if it did.
+struct KeyOutcome {
+    conflicts: usize,
+    error: Option<StateError>,
+}
+
+/// Writes one key, re-reading and re-applying after each conflict.
+async fn commit_one(store: &dyn UserState, commit: &KeyCommit, settings: WriteSettings<'_>) -> KeyOutcome {
+    let done = |conflicts, error| KeyOutcome { conflicts, error };
     let mut expected_version = commit.expected_version;
     let mut state = commit.state.clone();
     let mut conflicts = 0;
     loop {
         let save = Save { key: &commit.key, state: &state, expected_version, expires_at_s: settings.expires_at_s };
         match store.save(save).await {
-            Ok(()) => return Ok(conflicts),
+            Ok(()) => return done(conflicts, None),
             Err(StateError::Conflict) if conflicts < settings.conflict_retries as usize => {
                 let delay = full_jitter_delay(conflicts as u32);
                 conflicts += 1;
                 if settings.deadline.would_pass(delay) {
-                    return Err((conflicts, StateError::Conflict));
+                    return done(conflicts, Some(StateError::Conflict));
                 }
                 tokio::time::sleep(delay).await;
-                let fresh = store.reload(&commit.key).await.map_err(|e| (conflicts, e))?;
+                let fresh = match store.reload(&commit.key).await {
+                    Ok(fresh) => fresh,
+                    Err(error) => return done(conflicts, Some(error)),
+                };
                 expected_version = fresh.version;
                 state = reapply(fresh.state, &commit.events, settings.thresholds);
             }
-            Err(StateError::Conflict) => return Err((conflicts + 1, StateError::Conflict)),
-            Err(error) => return Err((conflicts, error)),
+            Err(StateError::Conflict) => return done(conflicts + 1, Some(StateError::Conflict)),
+            Err(error) => return done(conflicts, Some(error)),
         }
     }
 }

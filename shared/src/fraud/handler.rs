@@ -7,7 +7,7 @@
 //! 3. runs the batch driver with [`DetectProcessor`]: events applied in
 //!    order, alerts and quarantined records sent to their sinks;
 //! 4. fails the records whose state could not be read, then writes each
-//!    key's state up to the first failed record ([`commit`]);
+//!    key's state up to the first failed record ([`super::commit`]);
 //! 5. fails the records whose state could not be written, and answers.
 
 use std::collections::BTreeMap;
