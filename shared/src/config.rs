@@ -108,13 +108,7 @@ pub(crate) fn whole_number(
     min: u64,
     max: u64,
 ) -> Result<Option<u64>, ConfigError> {
-    let Some(value) = non_empty(get(name)) else {
-        return Ok(None);
-    };
-    match value.parse::<u64>() {
-        Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
-        _ => Err(ConfigError::Invalid { name, value, problem: format!("expected a whole number from {min} to {max}") }),
-    }
+    number_in(get, name, min, max, "a whole number")
 }
 
 /// The decimal number in `name`, from `min` to `max`; `None` when unset or blank.
@@ -124,12 +118,26 @@ pub(crate) fn decimal_number(
     min: f64,
     max: f64,
 ) -> Result<Option<f64>, ConfigError> {
+    number_in(get, name, min, max, "a number")
+}
+
+/// The number in `name` if it parses and lies in `min..=max` (so never NaN); `None` when unset or blank.
+fn number_in<T>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    min: T,
+    max: T,
+    what: &str,
+) -> Result<Option<T>, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
     let Some(value) = non_empty(get(name)) else {
         return Ok(None);
     };
-    match value.parse::<f64>() {
-        Ok(x) if x.is_finite() && (min..=max).contains(&x) => Ok(Some(x)),
-        _ => Err(ConfigError::Invalid { name, value, problem: format!("expected a number from {min} to {max}") }),
+    match value.parse::<T>() {
+        Ok(n) if min <= n && n <= max => Ok(Some(n)),
+        _ => Err(ConfigError::Invalid { name, value, problem: format!("expected {what} from {min} to {max}") }),
     }
 }
 

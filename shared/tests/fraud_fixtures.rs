@@ -6,6 +6,8 @@
 //! `EDDY_REGEN_FIXTURES=1` to rewrite them after changing a case below.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -154,7 +156,7 @@ fn fixtures() -> Vec<Fixture> {
 }
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    support::repo()
 }
 
 const FIRST_SEQ: u64 = 200;
@@ -173,30 +175,7 @@ fn event_bytes(f: &Fixture) -> Vec<u8> {
 
 #[test]
 fn the_fixtures_on_disk_are_the_ones_this_file_generates() {
-    let regen = std::env::var("EDDY_REGEN_FIXTURES").is_ok_and(|v| v == "1");
-    let readme = std::fs::read_to_string(root().join("events/README.md")).unwrap();
-    let mut names = Vec::new();
-    for f in fixtures() {
-        let path = root().join("events").join(f.file);
-        let bytes = event_bytes(&f);
-        if regen {
-            std::fs::write(&path, &bytes).unwrap();
-        }
-        let on_disk: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-        let generated: Value = serde_json::from_slice(&bytes).unwrap();
-        assert_eq!(on_disk, generated, "{} is stale: run with EDDY_REGEN_FIXTURES=1", f.file);
-        assert!(readme.contains(&format!("`{}`", f.file)), "{} has no line in events/README.md", f.file);
-        names.push(f.file.to_string());
-    }
-    // every detect fixture on disk is one of these (so each is read by a test)
-    let mut on_disk: Vec<String> = std::fs::read_dir(root().join("events"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
-        .filter(|n| n.starts_with("detect-") && n.ends_with(".json"))
-        .collect();
-    on_disk.sort();
-    names.sort();
-    assert_eq!(on_disk, names);
+    support::check_generated_fixtures("detect-", fixtures().iter().map(|f| (f.file, event_bytes(f))).collect());
 }
 
 fn app(alerts: Arc<MemorySink>, quarantine: Arc<MemorySink>) -> Detect {
@@ -296,21 +275,8 @@ async fn given_no_table_and_no_stream_when_invoked_locally_then_alerts_are_writt
     let response = app.handle(&payload, Deadline::after(Duration::from_secs(30))).await.unwrap();
     assert!(response.batch_item_failures.is_empty());
     let lines: usize =
-        walk(&out.join("alerts")).iter().map(|p| std::fs::read_to_string(p).unwrap().lines().count()).sum();
-    let quarantined: usize = walk(&out.join("quarantine")).len();
+        support::walk(&out.join("alerts")).iter().map(|p| std::fs::read_to_string(p).unwrap().lines().count()).sum();
+    let quarantined: usize = support::walk(&out.join("quarantine")).len();
     std::fs::remove_dir_all(&out).unwrap();
     assert_eq!((lines, quarantined), (3, 1));
-}
-
-fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }

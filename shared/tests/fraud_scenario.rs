@@ -18,18 +18,13 @@ use eddy::fraud::{Detect, DetectConfig, MemoryUserState};
 use eddy::gen::{Generator, Scenario};
 use eddy::limits::KINESIS;
 use eddy::sink::MemorySink;
-use eddy::workload::{shard_batches, TestRecord};
+use eddy::workload::shard_batches;
 
 const ARN: &str = "arn:aws:kinesis:us-east-1:123456789012:stream/enriched";
 
 #[tokio::test]
 async fn given_the_fraud_scenario_when_detected_then_every_injected_incident_is_alerted() {
-    let mut generator = Generator::new(Scenario::Fraud, 7, 200_000);
-    let records: Vec<(TestRecord, f64)> = generator
-        .by_ref()
-        .map(|e| (TestRecord { partition_key: e.partition_key, data: e.data }, e.time_ms as f64 / 1000.0))
-        .collect();
-    let truth = generator.truth();
+    let (records, truth) = Generator::new(Scenario::Fraud, 7, 200_000).into_records();
     let alerts = Arc::new(MemorySink::new("alerts").with_limits(KINESIS));
     let detect = Detect {
         config: DetectConfig::default(),

@@ -70,12 +70,7 @@ async fn item(env: &Env, table: &str, key: &Key) -> (u64, i64, KeyState) {
 async fn given_the_fraud_scenario_when_detected_with_state_in_dynamodb_then_every_injected_incident_is_alerted() {
     let Some(env) = eddy_tests::emulators().await else { return };
     let table = env.create_state_table("eddy-it-fraud").await.unwrap();
-    let mut generator = Generator::new(Scenario::Fraud, SEED, COUNT).with_rate(RATE);
-    let records: Vec<(TestRecord, f64)> = generator
-        .by_ref()
-        .map(|e| (TestRecord { partition_key: e.partition_key, data: e.data }, e.time_ms as f64 / 1000.0))
-        .collect();
-    let truth = generator.truth();
+    let (records, truth) = Generator::new(Scenario::Fraud, SEED, COUNT).with_rate(RATE).into_records();
     let alerts = Arc::new(MemorySink::new("alerts").with_limits(KINESIS));
     let app = detect(&table, Box::new(table_state(&env, &table)), alerts.clone());
 

@@ -446,6 +446,22 @@ impl Generator {
         self.truth.snapshot(self.index, &self.script.in_progress())
     }
 
+    /// Takes the remaining events as Kinesis records (partition key and
+    /// bytes), each with its event time as its arrival (seconds), and returns
+    /// them with the truth of the whole run (for tests that replay a run).
+    pub fn into_records(mut self) -> (Vec<(crate::workload::TestRecord, f64)>, GroundTruth) {
+        let records = self
+            .by_ref()
+            .map(|e| {
+                (
+                    crate::workload::TestRecord { partition_key: e.partition_key, data: e.data },
+                    e.time_ms as f64 / 1000.0,
+                )
+            })
+            .collect();
+        (records, self.truth())
+    }
+
     /// How many items the generator holds in its bounded buffers (incidents in
     /// progress, recent views, faulty devices): bounded whatever the count.
     /// The truth's ids are capped separately ([`Generator::with_id_cap`]).
