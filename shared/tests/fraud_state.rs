@@ -97,3 +97,20 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_template_declares_the_table_the_code_writes() {
+    use eddy::fraud::dynamo::{EXPIRES_AT, PK};
+    let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
+    let start = template.find("\n  FraudStateTable:\n").expect("template.yaml declares FraudStateTable");
+    let table = &template[start..start + template[start + 1..].find("\n\n").unwrap()];
+    for line in [
+        format!("- AttributeName: {PK}\n          AttributeType: S"),
+        format!("- AttributeName: {PK}\n          KeyType: HASH"),
+        format!("TimeToLiveSpecification:\n        AttributeName: {EXPIRES_AT}\n        Enabled: true"),
+    ] {
+        assert!(table.contains(&line), "FraudStateTable lacks {line:?}:\n{table}");
+    }
+    let detect = &template[template.find("\n  DetectFunction:\n").unwrap()..];
+    assert!(detect.contains("EDDY_FRAUD_TABLE: !Ref FraudStateTable"));
+}
