@@ -7,7 +7,7 @@
 //!   country the user has not used, once the user is warmed up (at least
 //!   `warmup_logins` successful logins and `warmup` since first seen): a new
 //!   user alerts on nothing. Score: 0.4 for a new country + 0.35 for a new
-//!   device + 0.25 for a new IP.
+//!   device + 0.25 for a new IP, at least 0.5.
 //! - `impossible-travel` (user): two successful logins whose great-circle
 //!   distance (at least `min_travel_km`) over the time between them implies
 //!   more than `max_speed_kmh`. Needs no warm-up: it is physics, not habit.

@@ -108,8 +108,7 @@ impl Detect {
     /// returning the whole report.
     pub async fn run(&self, payload: &[u8], deadline: Deadline, now_ms: i64) -> Result<DetectReport, BatchError> {
         let records = parse_kinesis_event(payload)?;
-        let keys = batch_keys(&records, &self.config.limits);
-        let loaded = self.state.load(&keys, deadline).await;
+        let loaded = self.state.load(&batch_keys(&records, &self.config.limits), deadline).await;
         let (keys_read, keys_unavailable) = (loaded.states.len(), loaded.unavailable.len());
         for (key, error) in &loaded.unavailable {
             tracing::warn!(key = %key.pk(), error, "state not read: its records will be retried");
@@ -124,10 +123,26 @@ impl Detect {
         for &record in processor.failed_records() {
             sent.fail_record(record);
         }
-        let cut = sent.first_failed_record(&records);
         let findings = processor.findings().iter().map(|(d, n)| (d.name(), *n)).collect();
+        let cut = sent.first_failed_record(&records);
+        let writes = self.write_state(processor, |record| before(&records, record, cut), deadline, now_ms).await;
+        for &record in &writes.failed_records {
+            sent.fail_record(record);
+        }
+        let batch = sent.answer(&records)?;
+        Ok(DetectReport { batch, findings, keys_read, keys_unavailable, writes })
+    }
+
+    /// Writes each key's state with the events of the records `keep` keeps.
+    async fn write_state(
+        &self,
+        processor: DetectProcessor<'_>,
+        keep: impl Fn(usize) -> bool,
+        deadline: Deadline,
+        now_ms: i64,
+    ) -> CommitReport {
         let thresholds = &self.config.thresholds;
-        let commits = plan(processor.into_work(), |record| before(&records, record, cut), thresholds);
+        let commits = plan(processor.into_work(), keep, thresholds);
         let settings = WriteSettings {
             thresholds,
             conflict_retries: self.config.conflict_retries,
@@ -138,19 +153,13 @@ impl Detect {
         for (key, error) in &writes.failed {
             tracing::warn!(key = %key.pk(), error, "state not written: its records will be retried");
         }
-        for &record in &writes.failed_records {
-            sent.fail_record(record);
-        }
-        let batch = sent.answer(&records)?;
         tracing::info!(
-            keys_read,
-            keys_unavailable,
             keys_written = writes.written,
             conflicts = writes.conflicts,
             keys_failed = writes.failed.len(),
-            "detect state"
+            "detect state written"
         );
-        Ok(DetectReport { batch, findings, keys_read, keys_unavailable, writes })
+        writes
     }
 }
 
