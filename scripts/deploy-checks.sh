@@ -32,7 +32,7 @@ cd "$REPO"
 EMU_DIR=${EMU_DIR:-$REPO/.emu}
 VENVS=$EMU_DIR/deploy-venv
 OUT=$EMU_DIR/deploy
-FUNCTIONS=(archive enrich filter aggregate)
+FUNCTIONS=(archive enrich filter detect aggregate)
 TARGET=aarch64-unknown-linux-gnu
 
 BUILD=1
@@ -154,7 +154,7 @@ PY
 sam_build() {
   rm -rf .aws-sam/build
   "$SAM" build --template template.yaml --build-dir .aws-sam/build
-  for f in Archive Enrich Filter Aggregate; do
+  for f in Archive Enrich Filter Detect Aggregate; do
     [ -x ".aws-sam/build/${f}Function/bootstrap" ] || die "sam build made no bootstrap for ${f}Function"
   done
   # the layer is not built: the built template points at rules/ itself

@@ -22,6 +22,8 @@ pub enum Function {
     Filter,
     /// Enriched stream -> window reports (tumbling windows; EDDY_GROUP_BY, EDDY_METRICS, ...).
     Aggregate,
+    /// Enriched stream -> fraud alerts, state in EDDY_FRAUD_TABLE (in memory when unset).
+    Detect,
 }
 
 /// Lambda's default timeout for the stack's functions; invocations get this budget.
@@ -121,7 +123,46 @@ pub async fn run(function: Function, event: &Path, out: &Path, repeat: Option<us
             );
             println!("{}", serde_json::to_string(&outcome.response)?);
         }
+        Function::Detect => detect(&payload, out, repeat).await?,
     }
+    Ok(())
+}
+
+/// `eddy invoke detect`: alerts to `EDDY_ALERTS_STREAM` (AWS mode) or under
+/// `out`; state in `EDDY_FRAUD_TABLE`, or in memory for this invocation.
+async fn detect(payload: &[u8], out: &Path, repeat: Option<usize>) -> anyhow::Result<()> {
+    use eddy::fraud::{Detect, DetectConfig, MemoryUserState};
+    let config = DetectConfig::from_env()?;
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    if let Some(n) = repeat {
+        // fresh state each time: a second run on the same state would only skip replays
+        return repeat_invocations(n, || async {
+            let app = Detect::in_memory(config.clone(), Box::new(MemoryUserState::new()));
+            let report = app.run(payload, Deadline::after(INVOKE_BUDGET), now_ms).await?;
+            Ok(report.batch.counts.records)
+        })
+        .await;
+    }
+    let sdk = if config.table.is_some() || config.alerts_stream.is_some() {
+        Some(eddy::aws::load_config().await)
+    } else {
+        None
+    };
+    let app = match (&config.alerts_stream, &sdk) {
+        (Some(_), Some(sdk)) => Detect::with_aws(config, sdk)?,
+        _ => Detect::with_dir(config, out, sdk.as_ref()),
+    };
+    let report = app.run(payload, Deadline::after(INVOKE_BUDGET), now_ms).await?;
+    eprintln!(
+        "alerts={} findings={:?} dropped={:?} keys_read={} keys_written={} conflicts={}",
+        report.batch.counts.delivered,
+        report.findings,
+        report.batch.counts.dropped_by_reason,
+        report.keys_read,
+        report.writes.written,
+        report.writes.conflicts
+    );
+    println!("{}", serde_json::to_string(&report.batch.response)?);
     Ok(())
 }
 

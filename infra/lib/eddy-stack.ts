@@ -21,6 +21,7 @@ import {
   StackProps,
 } from "aws-cdk-lib";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as kinesis from "aws-cdk-lib/aws-kinesis";
 import * as firehose from "aws-cdk-lib/aws-kinesisfirehose";
@@ -32,8 +33,8 @@ import * as sns from "aws-cdk-lib/aws-sns";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 
-/** The four functions: the binary (and `target/lambda/<name>/`) of each. */
-export const FUNCTIONS = ["archive", "enrich", "filter", "aggregate"] as const;
+/** The five functions: the binary (and `target/lambda/<name>/`) of each. */
+export const FUNCTIONS = ["archive", "enrich", "filter", "detect", "aggregate"] as const;
 /** One of [`FUNCTIONS`]. */
 export type FunctionName = (typeof FUNCTIONS)[number];
 
@@ -86,6 +87,7 @@ export class EddyStack extends Stack {
       archive: num("ArchiveMemorySize", 256, "Memory (MB) of the archive function; CPU scales with it.", { minValue: 128, maxValue: 10240 }),
       enrich: num("EnrichMemorySize", 512, "Memory (MB) of the enrich function (holds the geo databases when configured).", { minValue: 128, maxValue: 10240 }),
       filter: num("FilterMemorySize", 256, "Memory (MB) of the filter function.", { minValue: 128, maxValue: 10240 }),
+      detect: num("DetectMemorySize", 256, "Memory (MB) of the detect function (fraud detectors, state in DynamoDB).", { minValue: 128, maxValue: 10240 }),
       aggregate: num("AggregateMemorySize", 256, "Memory (MB) of the aggregate function.", { minValue: 128, maxValue: 10240 }),
     };
     const timeout = num("FunctionTimeout", 60, "Timeout (seconds) of every function; sinks stop retrying shortly before it.", { minValue: 5, maxValue: 900 });
@@ -99,7 +101,7 @@ export class EddyStack extends Stack {
     const batchSize = num("BatchSize", 1000, "Most records per invocation (Lambda also caps a batch at 6 MB).", { minValue: 1, maxValue: 10000 });
     const batchingWindow = num("MaximumBatchingWindowInSeconds", 1, "How long Lambda gathers records before invoking (latency vs invocations).", { minValue: 0, maxValue: 300 });
     const startingPosition = str("StartingPosition", "TRIM_HORIZON", "Where a new mapping starts reading (TRIM_HORIZON loses nothing already in the stream).", { allowedValues: ["TRIM_HORIZON", "LATEST"] });
-    const parallelization = num("ParallelizationFactor", 1, "Concurrent batches per shard for archive, enrich and filter (aggregate always uses 1: its window state and report key are per shard).", { minValue: 1, maxValue: 10 });
+    const parallelization = num("ParallelizationFactor", 1, "Concurrent batches per shard for archive, enrich, filter and detect (aggregate always uses 1: its window state and report key are per shard).", { minValue: 1, maxValue: 10 });
     const retries = num("MaximumRetryAttempts", 5, "Retries of a failed batch (partial failures and bisection included) before the on-failure destination; -1 retries until the record expires.", { minValue: -1, maxValue: 10000 });
     const recordAge = num("MaximumRecordAgeInSeconds", 21600, "Records older than this go to the on-failure destination unprocessed (-1 never; keep below the retention so they can be re-read).", { minValue: -1, maxValue: 604800 });
     const tumblingWindow = num("TumblingWindowInSeconds", 60, "Window of the aggregate function's reports.", { minValue: 1, maxValue: 900 });
@@ -117,6 +119,7 @@ export class EddyStack extends Stack {
     const asnDbKey = str("AsnDbKey", "", "Key (under lookups/) of a separate MaxMind DB ASN database; empty = none.", lookupKey);
     const catalogKey = str("ServiceCatalogKey", "", "Key (under lookups/) of the service catalog JSON for enrich; empty = no catalog lookups.", lookupKey);
     const groupBy = str("AggregateGroupBy", "source,http.status_class", "Dimensions of the aggregate reports (comma-separated dotted field paths).");
+    const fraudTtlDays = num("FraudStateTtlDays", 90, "Days a user's, card's or IP's fraud state lives after its last update (the table's TTL).", { minValue: 1, maxValue: 3650 });
     const iteratorAgeMs = num("IteratorAgeAlarmMilliseconds", 60000, "Alarm when a function's oldest unprocessed record is older than this.", { minValue: 1000 });
     const alarmEmail = str("AlarmEmail", "", "An email address subscribed to the alarms' topic (confirm the mail AWS sends); empty = subscribe yourself later.", {
       allowedPattern: "^([^@\\s]+@[^@\\s]+)?$",
@@ -343,6 +346,17 @@ export class EddyStack extends Stack {
       },
     });
 
+    // ---------------------------------------------------------------- fraud state (detect)
+    const fraudState = new dynamodb.CfnTable(this, "FraudStateTable", {
+      billingMode: "PAY_PER_REQUEST",
+      attributeDefinitions: [{ attributeName: "pk", attributeType: "S" }],
+      keySchema: [{ attributeName: "pk", keyType: "HASH" }],
+      timeToLiveSpecification: { attributeName: "expires_at", enabled: true },
+      sseSpecification: { sseEnabled: true, sseType: "KMS", kmsMasterKeyId: keyArn },
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+    });
+    fraudState.applyRemovalPolicy(RemovalPolicy.RETAIN);
+
     // ---------------------------------------------------------------- rules layer
     const rulesLayer = new lambda.LayerVersion(this, "RulesLayer", {
       description: "Eddy rule packs (rules/*.yaml), read by the filter function from /opt",
@@ -433,6 +447,32 @@ export class EddyStack extends Stack {
         layers: [rulesLayer],
         // generated by `eddy rules filter-criteria rules/security.yaml` (see template.yaml)
         esm: { filterCriteria: readFilterCriteria(props.repoRoot) },
+      },
+      detect: {
+        description: "enriched Kinesis stream -> alerts stream, by fraud detectors over per-user, per-card and per-IP state in DynamoDB",
+        source: enriched,
+        sourceName: "Enriched",
+        statements: [
+          statement("FraudState", ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], fraudState.attrArn),
+          statement("WriteAlertsStream", "kinesis:PutRecords", alerts.attrArn),
+          statement("Quarantine", "s3:PutObject", sub("${DataBucket.Arn}/quarantine/detect/*")),
+          statement("FailureQueue", "sqs:SendMessage", failureQueue.attrArn),
+        ],
+        environment: {
+          EDDY_FRAUD_TABLE: fraudState.ref,
+          EDDY_FRAUD_TTL_DAYS: fraudTtlDays.valueAsString,
+          EDDY_ALERTS_STREAM: alerts.ref,
+          EDDY_QUARANTINE_BUCKET: data.ref,
+          EDDY_QUARANTINE_PREFIX: "quarantine/detect/",
+        },
+        onFailure: failureQueue.attrArn,
+        checkov: [
+          ["CKV_AWS_116", NOT_ASYNC],
+          ["CKV_AWS_117", "It calls only AWS APIs (Kinesis, DynamoDB, S3) over TLS; a VPC would add NAT or endpoint cost and no protection."],
+          ["CKV_AWS_115", NO_RESERVED],
+        ],
+        // only logins and card transactions reach the function (the others it would drop)
+        esm: { filterCriteria: { filters: [{ pattern: '{"data":{"kind":["login","transaction"]}}' }] } },
       },
       aggregate: {
         description: "enriched Kinesis stream -> per-window reports (S3 reports/ and the reports stream)",
@@ -573,7 +613,7 @@ export class EddyStack extends Stack {
     output("RawStreamArn", raw.attrArn);
     output("EnrichedStreamName", enriched.ref);
     output("EnrichedStreamArn", enriched.attrArn);
-    output("AlertsStreamName", alerts.ref, "Events that matched a rule, with their alert");
+    output("AlertsStreamName", alerts.ref, "Events that matched a rule or a fraud detector, with their alert");
     output("AlertsStreamArn", alerts.attrArn);
     output("ReportsStreamName", reports.ref, "One record per window report");
     output("ReportsStreamArn", reports.attrArn);
@@ -581,7 +621,9 @@ export class EddyStack extends Stack {
     output("DeliveryStreamName", delivery.ref);
     output("DeliveryStreamArn", delivery.attrArn);
     output("AlarmTopicArn", alarmTopic.ref, "Every alarm notifies this SNS topic");
-    output("FailureQueueUrl", failureQueue.ref, "Coordinates of the batches enrich, filter and aggregate gave up on");
+    output("FailureQueueUrl", failureQueue.ref, "Coordinates of the batches enrich, filter, detect and aggregate gave up on");
+    output("FraudStateTableName", fraudState.ref, "The detect function's per-user, per-card and per-IP state (TTL on expires_at)");
+    output("FraudStateTableArn", fraudState.attrArn);
   }
 }
 

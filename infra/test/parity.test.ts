@@ -78,6 +78,28 @@ describe("template.yaml and the CDK stack", () => {
     assert.ok(fs.existsSync(path.join(REPO_ROOT, "rules", rulesFile.slice("/opt/".length))), `${rulesFile} is not in rules/`);
   });
 
+  it("keep detect's state in one retained, KMS-encrypted table with TTL, that only detect may use", () => {
+    for (const t of [samT, cdkT]) {
+      const table = t.Resources.FraudStateTable;
+      assert.equal(table.Type, "AWS::DynamoDB::Table");
+      assert.equal(table.DeletionPolicy, "Retain");
+      assert.equal(table.UpdateReplacePolicy, "Retain");
+      const p = canon(table.Properties) as Record<string, unknown>;
+      assert.equal(p.BillingMode, "PAY_PER_REQUEST");
+      assert.deepEqual(p.KeySchema, [{ AttributeName: "pk", KeyType: "HASH" }]);
+      assert.deepEqual(p.TimeToLiveSpecification, { AttributeName: "expires_at", Enabled: "true" });
+      assert.deepEqual(p.SSESpecification, { KMSMasterKeyId: { "Fn::GetAtt": ["DataKey", "Arn"] }, SSEEnabled: "true", SSEType: "KMS" });
+      assert.deepEqual(p.PointInTimeRecoverySpecification, { PointInTimeRecoveryEnabled: "true" });
+    }
+    const onTable = ["BatchGetItem", "GetItem", "PutItem", "UpdateItem"].map(
+      (a) => `dynamodb:${a} on ${JSON.stringify({ "Fn::GetAtt": ["FraudStateTable", "Arn"] })}`,
+    );
+    for (const id of FUNCTION_IDS) {
+      const dynamo = sam.functions[id].grants.filter((g) => g.startsWith("dynamodb:"));
+      assert.deepEqual(dynamo, id === "DetectFunction" ? onTable : [], id);
+    }
+  });
+
   it("filter on the FilterCriteria generated from that rule file", () => {
     const generated = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "infra", "filter-criteria", "security.json"), "utf8"));
     const expected = generated.Filters.map((f: { Pattern: string }) => canon(JSON.parse(f.Pattern)));

@@ -21,6 +21,11 @@ pub fn firehose_client(cfg: &SdkConfig) -> aws_sdk_firehose::Client {
     aws_sdk_firehose::Client::new(cfg)
 }
 
+/// A DynamoDB client for `cfg` (endpoint from `AWS_ENDPOINT_URL_DYNAMODB` or `AWS_ENDPOINT_URL`).
+pub fn dynamodb_client(cfg: &SdkConfig) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::new(cfg)
+}
+
 /// A Kinesis client for `cfg` (endpoint from `AWS_ENDPOINT_URL_KINESIS` or `AWS_ENDPOINT_URL`).
 pub fn kinesis_client(cfg: &SdkConfig) -> aws_sdk_kinesis::Client {
     aws_sdk_kinesis::Client::new(cfg)

@@ -255,9 +255,21 @@ impl Driver<'_> {
         processor: &mut P,
         deadline: Deadline,
     ) -> Result<BatchReport, BatchError> {
+        self.run_until_answer(records, processor, deadline).await.answer(records)
+    }
+
+    /// Like [`Driver::run`], stopping before the answer: work that must also
+    /// succeed for a record to count as done (detect's state writes) can then
+    /// fail more records ([`Sent::fail_record`]) before [`Sent::answer`].
+    pub async fn run_until_answer<P: Processor>(
+        &self,
+        records: &[InRecord<'_>],
+        processor: &mut P,
+        deadline: Deadline,
+    ) -> Sent {
         let staged = self.stage(records, processor);
         let failed_records = self.send(records, &staged, processor.name(), deadline).await;
-        answer(records, &staged.items, &failed_records)
+        Sent { items: staged.items, failed_records }
     }
 
     /// Decodes every record and runs the processor: synchronous, no I/O.
@@ -350,6 +362,34 @@ impl Driver<'_> {
     }
 }
 
+/// A batch whose outputs went to the sinks, not yet answered (see [`Driver::run_until_answer`]).
+#[derive(Debug)]
+pub struct Sent {
+    items: Vec<(u32, ItemState)>,
+    failed_records: Vec<bool>,
+}
+
+impl Sent {
+    /// Makes record `index` a failure: its items count as failed, and it is
+    /// reported if it has the lowest sequence number of the failures.
+    pub fn fail_record(&mut self, index: usize) {
+        if let Some(failed) = self.failed_records.get_mut(index) {
+            *failed = true;
+        }
+    }
+
+    /// The failed record with the lowest sequence number, if any: Lambda
+    /// redelivers it and every record after it.
+    pub fn first_failed_record(&self, records: &[InRecord<'_>]) -> Option<usize> {
+        lowest_failed(records, &self.failed_records)
+    }
+
+    /// Counts the outcomes and builds Lambda's response.
+    pub fn answer(self, records: &[InRecord<'_>]) -> Result<BatchReport, BatchError> {
+        answer(records, &self.items, &self.failed_records)
+    }
+}
+
 /// Counts the outcomes and builds Lambda's response.
 fn answer(
     records: &[InRecord<'_>],
@@ -424,8 +464,9 @@ pub fn compare_sequence(a: &str, b: &str) -> std::cmp::Ordering {
     a.len().cmp(&b.len()).then_with(|| a.cmp(b))
 }
 
-/// Decodes into `out`, reusing its capacity (appended in place: no zero-filling first).
-fn decode_base64(bytes: &[u8], out: &mut Vec<u8>) -> Result<(), base64_simd::Error> {
+/// Decodes a record's base64 `data` into `out` (cleared first, its capacity
+/// reused: appended in place, no zero-filling), as the driver does.
+pub fn decode_base64(bytes: &[u8], out: &mut Vec<u8>) -> Result<(), base64_simd::Error> {
     out.clear();
     base64_simd::STANDARD.decode_append(bytes, out)
 }

@@ -101,6 +101,46 @@ pub fn decode_limits(get: &impl Fn(&str) -> Option<String>) -> Result<DecodeLimi
     })
 }
 
+/// The whole number in `name`, from `min` to `max`; `None` when unset or blank.
+pub(crate) fn whole_number(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    min: u64,
+    max: u64,
+) -> Result<Option<u64>, ConfigError> {
+    number_in(get, name, min, max, "a whole number")
+}
+
+/// The decimal number in `name`, from `min` to `max`; `None` when unset or blank.
+pub(crate) fn decimal_number(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    min: f64,
+    max: f64,
+) -> Result<Option<f64>, ConfigError> {
+    number_in(get, name, min, max, "a number")
+}
+
+/// The number in `name` if it parses and lies in `min..=max` (so never NaN); `None` when unset or blank.
+fn number_in<T>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    min: T,
+    max: T,
+    what: &str,
+) -> Result<Option<T>, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display,
+{
+    let Some(value) = non_empty(get(name)) else {
+        return Ok(None);
+    };
+    match value.parse::<T>() {
+        Ok(n) if min <= n && n <= max => Ok(Some(n)),
+        _ => Err(ConfigError::Invalid { name, value, problem: format!("expected {what} from {min} to {max}") }),
+    }
+}
+
 fn positive(get: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<Option<usize>, ConfigError> {
     let Some(value) = non_empty(get(name)) else {
         return Ok(None);

@@ -17,6 +17,7 @@ pub mod decode;
 pub mod enrich;
 pub mod envelope;
 pub mod event;
+pub mod fraud;
 pub mod gen;
 pub mod json;
 pub mod limits;

@@ -33,6 +33,22 @@ pub const KINESIS: ServiceLimits = ServiceLimits {
     max_record_bytes: 1024 * 1024,
 };
 
+/// DynamoDB BatchGetItem: at most 100 keys per request.
+pub const DYNAMODB_BATCH_GET_MAX_KEYS: usize = 100;
+
+/// DynamoDB BatchGetItem: at most 16 MB returned per request; beyond it the
+/// rest comes back as `UnprocessedKeys` (read again, like throttled keys).
+pub const DYNAMODB_BATCH_GET_MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+
+/// DynamoDB: at most 400 KB per item (attribute names and values together).
+pub const DYNAMODB_MAX_ITEM_BYTES: usize = 400 * 1024;
+
+/// DynamoDB: at most 2,048 bytes in a partition key value.
+pub const DYNAMODB_MAX_PARTITION_KEY_BYTES: usize = 2048;
+
+/// Eddy's own guard: conditional writes in flight at once per invocation (detect).
+pub const DYNAMODB_WRITE_CONCURRENCY: usize = 32;
+
 /// Kinesis partition keys are 1 to 256 Unicode characters.
 pub const KINESIS_MAX_PARTITION_KEY_CHARS: usize = 256;
 

@@ -77,6 +77,47 @@ pub fn kinesis_event_at(
     out
 }
 
+/// One Lambda Kinesis event of a simulated shard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardBatch {
+    /// The shard's index.
+    pub shard: usize,
+    /// The event's JSON.
+    pub event: Vec<u8>,
+}
+
+/// The Lambda Kinesis events an event source mapping would deliver for
+/// `records` (with their arrival times, seconds) put into a stream of `shards`
+/// shards: each record goes to the shard of its partition key's MD5 (as
+/// Kinesis does), each shard's records are numbered in order and cut into
+/// events of `batch_size`. The events are listed by the position of their
+/// first record, so replaying them in order keeps each shard's order.
+pub fn shard_batches(
+    records: Vec<(TestRecord, f64)>,
+    shards: u32,
+    batch_size: usize,
+    stream_arn: &str,
+) -> Vec<ShardBatch> {
+    let map = crate::pipeline::shards::ShardMap::new(shards);
+    let mut per_shard: Vec<Vec<(usize, TestRecord, f64)>> = vec![Vec::new(); map.len()];
+    for (position, (record, arrival)) in records.into_iter().enumerate() {
+        per_shard[map.shard_for(&record.partition_key)].push((position, record, arrival));
+    }
+    let mut batches = Vec::new();
+    for (shard, list) in per_shard.iter().enumerate() {
+        let shard_id = crate::pipeline::shards::ShardMap::shard_id(shard);
+        for (n, chunk) in list.chunks(batch_size.max(1)).enumerate() {
+            let recs: Vec<TestRecord> = chunk.iter().map(|(_, r, _)| r.clone()).collect();
+            let arrivals: Vec<f64> = chunk.iter().map(|(_, _, a)| *a).collect();
+            let first_seq = (n * batch_size.max(1)) as u64;
+            let event = kinesis_event_at(&recs, &arrivals, &shard_id, stream_arn, first_seq, &[]);
+            batches.push((chunk[0].0, ShardBatch { shard, event }));
+        }
+    }
+    batches.sort_by_key(|(first, _)| *first);
+    batches.into_iter().map(|(_, b)| b).collect()
+}
+
 const SERVICES: [&str; 8] = ["auth", "checkout", "search", "catalog", "payments", "profile", "cart", "shipping"];
 const PATHS: [&str; 6] = ["/login", "/api/v1/orders", "/api/v1/items/42", "/admin/users", "/health", "/api/v1/cart"];
 const AGENTS: [&str; 3] = [
@@ -180,6 +221,37 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&window).unwrap();
         assert_eq!(v["isFinalInvokeForWindow"], true);
         assert_eq!(v["Records"][1]["kinesis"]["approximateArrivalTimestamp"], 2.0);
+    }
+
+    #[test]
+    fn shard_batches_keep_each_partition_key_on_one_shard_in_order() {
+        let recs: Vec<(TestRecord, f64)> = (0..50)
+            .map(|i| {
+                (
+                    TestRecord { partition_key: format!("k{}", i % 7), data: format!("{{\"n\":{i}}}").into_bytes() },
+                    i as f64,
+                )
+            })
+            .collect();
+        let batches = shard_batches(recs, 3, 4, "arn");
+        let mut seen: std::collections::HashMap<String, (usize, i64)> = Default::default();
+        let mut total = 0;
+        for b in &batches {
+            let parsed = crate::batch::parse_kinesis_event(&b.event).unwrap();
+            assert!(parsed.len() <= 4);
+            for r in parsed {
+                total += 1;
+                let n: serde_json::Value =
+                    serde_json::from_slice(&base64_simd::STANDARD.decode_to_vec(&r.data).unwrap()).unwrap();
+                let n = n["n"].as_i64().unwrap();
+                let (shard, last) = seen.entry(r.partition_key.to_string()).or_insert((b.shard, -1));
+                assert_eq!(*shard, b.shard, "a key stays on its shard");
+                assert!(n > *last, "in order");
+                *last = n;
+            }
+        }
+        assert_eq!(total, 50);
+        assert!(batches.iter().map(|b| b.shard).collect::<std::collections::HashSet<_>>().len() > 1);
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! `EDDY_REGEN_FIXTURES=1` to rewrite them after changing a case below.
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -182,7 +184,7 @@ fn fixtures() -> Vec<Fixture> {
 }
 
 fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    support::repo()
 }
 
 const FIRST_SEQ: u64 = 100;
@@ -201,30 +203,7 @@ fn event_bytes(f: &Fixture) -> Vec<u8> {
 
 #[test]
 fn the_fixtures_on_disk_are_the_ones_this_file_generates() {
-    let regen = std::env::var("EDDY_REGEN_FIXTURES").is_ok_and(|v| v == "1");
-    let readme = std::fs::read_to_string(root().join("events/README.md")).unwrap();
-    let mut names = Vec::new();
-    for f in fixtures() {
-        let path = root().join("events").join(f.file);
-        let bytes = event_bytes(&f);
-        if regen {
-            std::fs::write(&path, &bytes).unwrap();
-        }
-        let on_disk: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-        let generated: Value = serde_json::from_slice(&bytes).unwrap();
-        assert_eq!(on_disk, generated, "{} is stale: run with EDDY_REGEN_FIXTURES=1", f.file);
-        assert!(readme.contains(&format!("`{}`", f.file)), "{} has no line in events/README.md", f.file);
-        names.push(f.file.to_string());
-    }
-    // every filter fixture on disk is one of these (so each is read by a test)
-    let mut on_disk: Vec<String> = std::fs::read_dir(root().join("events"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
-        .filter(|n| n.starts_with("filter-") && n.ends_with(".json"))
-        .collect();
-    on_disk.sort();
-    names.sort();
-    assert_eq!(on_disk, names);
+    support::check_generated_fixtures("filter-", fixtures().iter().map(|f| (f.file, event_bytes(f))).collect());
 }
 
 struct Run {
@@ -329,21 +308,8 @@ async fn given_the_local_config_when_invoked_then_alerts_are_written_under_the_f
     let payload = std::fs::read(root().join("events/filter-logs.json")).unwrap();
     let response = app.handle(&payload, Deadline::after(Duration::from_secs(30))).await.unwrap();
     assert!(response.batch_item_failures.is_empty());
-    let files: Vec<PathBuf> = walk(&out.join("alerts"));
+    let files: Vec<PathBuf> = support::walk(&out.join("alerts"));
     let lines: usize = files.iter().map(|p| std::fs::read_to_string(p).unwrap().lines().count()).sum();
     std::fs::remove_dir_all(&out).unwrap();
     assert_eq!(lines, 3, "{files:?}");
-}
-
-fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }

@@ -235,3 +235,37 @@ fn given_the_ads_scenario_when_generated_then_clicks_follow_earlier_views_and_ca
         assert!(v.get("view_id").is_none(), "a flood click follows no view");
     }
 }
+
+#[test]
+fn given_the_fraud_scenario_when_generated_then_each_incident_groups_its_events_of_one_user() {
+    let (events, truth) = run(Scenario::Fraud, 3, 60_000);
+    let mut serials = std::collections::BTreeSet::new();
+    for (kind, incidents) in &truth.incidents {
+        assert!(incidents.ids_complete, "{kind}");
+        assert_eq!(incidents.incident_of.len(), incidents.ids.len(), "{kind}");
+        let groups = incidents.by_incident();
+        // incidents still running when the run ends are counted as started all the same
+        assert_eq!(groups.len() as u64, incidents.incidents, "{kind}");
+        assert!(incidents.incidents > 0, "{kind}: 60,000 events start incidents of every kind");
+        assert!(incidents.unfinished.iter().all(|s| groups.contains_key(s)), "{kind}: {:?}", incidents.unfinished);
+        for (serial, ids) in &groups {
+            assert!(serials.insert(*serial), "incident {serial} is of one kind only");
+            let data: Vec<Value> = ids
+                .iter()
+                .map(|id| serde_json::from_slice(&events[eddy::gen::truth::event_index(id).unwrap() as usize].data))
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let users: std::collections::BTreeSet<&str> = data.iter().map(|v| v["user"].as_str().unwrap()).collect();
+            assert_eq!(users.len(), 1, "{kind} incident {serial}: {ids:?}");
+            if kind == "impossible-travel" {
+                // two logins, unless the run ended between them
+                let unfinished = incidents.unfinished.contains(serial);
+                assert_eq!(ids.len(), if unfinished { 1 } else { 2 }, "incident {serial}");
+                assert!(data.iter().all(|v| v["kind"] == "login" && v["outcome"] == "success"), "{data:?}");
+                if !unfinished {
+                    assert_ne!(data[0]["location"]["city"], data[1]["location"]["city"]);
+                }
+            }
+        }
+    }
+}

@@ -23,6 +23,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use aws_config::SdkConfig;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TableStatus,
+    TimeToLiveSpecification,
+};
 use aws_sdk_firehose::types::{
     BufferingHints, CompressionFormat, DeliveryStreamStatus, DeliveryStreamType, ExtendedS3DestinationConfiguration,
 };
@@ -168,6 +172,8 @@ pub struct Env {
     pub s3: aws_sdk_s3::Client,
     /// Kinesis.
     pub kinesis: aws_sdk_kinesis::Client,
+    /// DynamoDB (moto, at `AWS_ENDPOINT_URL_DYNAMODB`).
+    pub dynamodb: aws_sdk_dynamodb::Client,
 }
 
 impl Env {
@@ -179,6 +185,7 @@ impl Env {
             firehose: eddy::aws::firehose_client(&sdk),
             s3: eddy::aws::s3_client(&sdk),
             kinesis: eddy::aws::kinesis_client(&sdk),
+            dynamodb: eddy::aws::dynamodb_client(&sdk),
             sdk,
         }
     }
@@ -391,6 +398,52 @@ impl Env {
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
+    }
+
+    /// Creates detect's state table as `template.yaml` declares it (unique name
+    /// starting with `prefix`): partition key `pk` (string), on-demand
+    /// capacity, TTL on `expires_at`; waits until it is active.
+    pub async fn create_state_table(&self, prefix: &str) -> Result<String> {
+        use eddy::fraud::dynamo::{EXPIRES_AT, PK};
+        let name = unique_name(prefix);
+        self.dynamodb
+            .create_table()
+            .table_name(&name)
+            .attribute_definitions(
+                AttributeDefinition::builder().attribute_name(PK).attribute_type(ScalarAttributeType::S).build()?,
+            )
+            .key_schema(KeySchemaElement::builder().attribute_name(PK).key_type(KeyType::Hash).build()?)
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await
+            .with_context(|| format!("CreateTable {name}"))?;
+        let started = Instant::now();
+        loop {
+            let described = self.dynamodb.describe_table().table_name(&name).send().await.context("DescribeTable")?;
+            let status = described.table().and_then(|t| t.table_status().cloned());
+            if status == Some(TableStatus::Active) {
+                break;
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                bail!("table {name} not active after 60 s (status {status:?})");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        self.dynamodb
+            .update_time_to_live()
+            .table_name(&name)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder().attribute_name(EXPIRES_AT).enabled(true).build()?,
+            )
+            .send()
+            .await
+            .with_context(|| format!("UpdateTimeToLive {name}"))?;
+        Ok(name)
+    }
+
+    /// Deletes a DynamoDB table, ignoring errors (cleanup).
+    pub async fn delete_table(&self, name: &str) {
+        let _ = self.dynamodb.delete_table().table_name(name).send().await;
     }
 
     /// Deletes a delivery stream, ignoring errors (cleanup).

@@ -8,7 +8,7 @@
 use super::incidents::Incidents;
 use super::pools::{mix, public_v4, skewed, BROWSER_UAS, SERVICE_UAS};
 use super::writer::{push_id, push_padded};
-use super::{Ctx, GeneratedEvent, Label};
+use super::{Ctx, GeneratedEvent, IncidentMark, Label};
 
 /// Sources: the ad server (views, clicks) and the shop (add-to-cart).
 pub(crate) const SOURCES: [&str; 3] = ["ad-server", "shop-web", "shop-app"];
@@ -63,6 +63,10 @@ impl Ads {
         }
     }
 
+    pub fn in_progress(&self) -> Vec<u64> {
+        self.incidents.serials()
+    }
+
     pub fn held(&self) -> usize {
         self.views.len() + self.clicks.len() + self.incidents.len()
     }
@@ -71,7 +75,7 @@ impl Ads {
         let now = ctx.time_ms;
         if let Some(i) = self.incidents.due(now) {
             if let Some(active) = self.incidents.get(i) {
-                let first = active.step == 0;
+                let (first, serial) = (active.step == 0, active.serial);
                 let ip = active.state.ip.clone();
                 let rng = &mut *ctx.rng;
                 let seen = Seen {
@@ -84,7 +88,7 @@ impl Ads {
                 let gap = rng.i64(20..200);
                 let label = self.write(ctx, ev, "click", &seen, None, &ip, SERVICE_UAS[1]);
                 self.incidents.advance(i, now, gap);
-                return Label { incident: Some((0, first)), ..label };
+                return Label { incident: Some(IncidentMark { kind: 0, serial, first }), ..label };
             }
         }
         if self.incidents.should_start(ctx.rng) {

@@ -16,7 +16,7 @@
 use super::incidents::Incidents;
 use super::pools::{distance_km, mix, public_v4, skewed, weighted, BROWSER_UAS, CITIES, IOS_APP_UAS, SCANNER_UAS};
 use super::writer::{push_hex, push_padded};
-use super::{Ctx, GeneratedEvent, Label};
+use super::{Ctx, GeneratedEvent, IncidentMark, Label};
 
 /// Sources.
 pub(crate) const SOURCES: [&str; 4] = ["web-login", "mobile-login", "card-processor", "account-service"];
@@ -109,6 +109,10 @@ impl Fraud {
         Self { incidents: Incidents::new(8, 2_000) }
     }
 
+    pub fn in_progress(&self) -> Vec<u64> {
+        self.incidents.serials()
+    }
+
     pub fn held(&self) -> usize {
         self.incidents.len()
     }
@@ -117,11 +121,11 @@ impl Fraud {
         let now = ctx.time_ms;
         if let Some(i) = self.incidents.due(now) {
             if let Some(active) = self.incidents.get(i) {
-                let (first, step, steps) = (active.step == 0, active.step, active.steps);
+                let (first, serial, step, steps) = (active.step == 0, active.serial, active.step, active.steps);
                 let incident = active.state.clone();
                 let (label, gap) = incident_event(ctx, ev, &incident, step, steps);
                 self.incidents.advance(i, now, gap);
-                return Label { incident: Some((incident.kind(), first)), ..label };
+                return Label { incident: Some(IncidentMark { kind: incident.kind(), serial, first }), ..label };
             }
         }
         if self.incidents.should_start(ctx.rng) {

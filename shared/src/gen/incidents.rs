@@ -6,6 +6,8 @@
 pub(crate) struct Active<S> {
     /// Event time (ms) from which its next event may be emitted.
     pub next_at: i64,
+    /// Its number in the run: incidents are numbered from 0 in the order they start.
+    pub serial: u64,
     /// Events emitted so far.
     pub step: u32,
     /// Events it emits in all.
@@ -21,11 +23,13 @@ pub(crate) struct Incidents<S> {
     cap: usize,
     /// One in `odds` events starts an incident (while fewer than `cap` are in progress).
     odds: u32,
+    /// Incidents started so far (the next one's serial).
+    started: u64,
 }
 
 impl<S> Incidents<S> {
     pub fn new(cap: usize, odds: u32) -> Self {
-        Self { active: Vec::with_capacity(cap), cap, odds: odds.max(1) }
+        Self { active: Vec::with_capacity(cap), cap, odds: odds.max(1), started: 0 }
     }
 
     /// Whether a new incident starts now (a draw is made only when there is room).
@@ -36,7 +40,8 @@ impl<S> Incidents<S> {
     /// Starts an incident of `steps` events (at least one), due at `now`.
     pub fn start(&mut self, now: i64, steps: u32, state: S) {
         if self.active.len() < self.cap {
-            self.active.push(Active { next_at: now, step: 0, steps: steps.max(1), state });
+            self.active.push(Active { next_at: now, serial: self.started, step: 0, steps: steps.max(1), state });
+            self.started += 1;
         }
     }
 
@@ -60,6 +65,11 @@ impl<S> Incidents<S> {
                 self.active.remove(i);
             }
         }
+    }
+
+    /// The numbers of the incidents in progress.
+    pub fn serials(&self) -> Vec<u64> {
+        self.active.iter().map(|a| a.serial).collect()
     }
 
     /// Incidents in progress.

@@ -17,7 +17,7 @@
 
 use super::pools::{mix, weighted};
 use super::writer::push_padded;
-use super::{Ctx, GeneratedEvent, Label};
+use super::{Ctx, GeneratedEvent, IncidentMark, Label};
 
 /// The rules of `rules/iot.yaml`, in file order.
 pub(crate) const RULES: [&str; 3] = ["temperature-out-of-range", "humidity-out-of-range", "battery-low"];
@@ -43,6 +43,7 @@ pub(crate) fn sources() -> Vec<String> {
 struct Fault {
     device: u64,
     kind: u8,
+    serial: u64,
     left: u32,
     first: bool,
 }
@@ -50,11 +51,17 @@ struct Fault {
 pub(crate) struct Iot {
     faults: Vec<Fault>,
     sites: Vec<String>,
+    /// Faults started so far (the next one's serial).
+    started: u64,
 }
 
 impl Iot {
     pub fn new() -> Self {
-        Self { faults: Vec::with_capacity(FAULT_CAP), sites: sources() }
+        Self { faults: Vec::with_capacity(FAULT_CAP), sites: sources(), started: 0 }
+    }
+
+    pub fn in_progress(&self) -> Vec<u64> {
+        self.faults.iter().map(|f| f.serial).collect()
     }
 
     pub fn held(&self) -> usize {
@@ -73,7 +80,8 @@ impl Iot {
             if !self.faults.iter().any(|f| f.device == target) {
                 let kind = weighted(ctx.rng, &[(0u8, 25), (1, 15), (2, 25), (3, 20), (4, 15)]);
                 let left = ctx.rng.u32(3..40);
-                self.faults.push(Fault { device: target, kind, left, first: true });
+                self.faults.push(Fault { device: target, kind, serial: self.started, left, first: true });
+                self.started += 1;
             }
         }
 
@@ -85,7 +93,7 @@ impl Iot {
         let mut incident = None;
         if let Some(at) = self.faults.iter().position(|f| f.device == device) {
             let fault = &mut self.faults[at];
-            incident = Some((fault.kind, fault.first));
+            incident = Some(IncidentMark { kind: fault.kind, serial: fault.serial, first: fault.first });
             fault.first = false;
             match fault.kind {
                 0 => temperature = Some(rng.i64(601..950)),

@@ -28,7 +28,7 @@ use std::sync::Arc;
 use super::incidents::Incidents;
 use super::pools::{self, public_v4, skewed, weighted, Service};
 use super::writer::{push_hex, push_u64};
-use super::{Ctx, GeneratedEvent, Label, LogOrigin};
+use super::{Ctx, GeneratedEvent, IncidentMark, Label, LogOrigin};
 
 /// The rules of `rules/logs.yaml`, in file order.
 pub(crate) const RULES: [&str; 2] = ["tier1-error", "fatal-anywhere"];
@@ -147,6 +147,10 @@ impl Logs {
         self.sources.len() as u16
     }
 
+    pub fn in_progress(&self) -> Vec<u64> {
+        self.incidents.serials()
+    }
+
     pub fn held(&self) -> usize {
         self.incidents.len()
     }
@@ -155,7 +159,7 @@ impl Logs {
         let now = ctx.time_ms;
         if let Some(i) = self.incidents.due(now) {
             if let Some(active) = self.incidents.get(i) {
-                let first = active.step == 0;
+                let (first, serial) = (active.step == 0, active.serial);
                 let incident = active.state.clone();
                 let (label, gap) = match &incident {
                     Incident::ErrorBurst { source, callee } => {
@@ -182,7 +186,7 @@ impl Logs {
                     }
                 };
                 self.incidents.advance(i, now, gap);
-                return Label { incident: Some((incident.kind(), first)), ..label };
+                return Label { incident: Some(IncidentMark { kind: incident.kind(), serial, first }), ..label };
             }
         }
         if self.incidents.should_start(ctx.rng) {

@@ -252,8 +252,19 @@ pub(crate) struct Label {
     pub source: u16,
     /// Bit `i`: the event matches the scenario's rule `i`.
     pub rules: u8,
-    /// The incident the event belongs to: its kind's index, and whether it is the incident's first event.
-    pub incident: Option<(u8, bool)>,
+    /// The incident the event belongs to.
+    pub incident: Option<IncidentMark>,
+}
+
+/// Which injected incident an event belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct IncidentMark {
+    /// The index of its kind in [`Scenario::incident_kinds`].
+    pub kind: u8,
+    /// The incident's number in the run (from 0, in the order incidents start, across kinds).
+    pub serial: u64,
+    /// Whether the event is the incident's first.
+    pub first: bool,
 }
 
 /// What a scenario sees of the event it is to write.
@@ -319,6 +330,18 @@ impl Script {
             Script::Fraud(s) => s.emit(ctx, event),
             Script::Iot(s) => s.emit(ctx, event),
             Script::Ads(s) => s.emit(ctx, event),
+        }
+    }
+
+    /// The numbers of the incidents in progress (their later events not generated yet).
+    fn in_progress(&self) -> Vec<u64> {
+        match self {
+            Script::Security(s) => s.in_progress(),
+            Script::Clickstream(_) => Vec::new(),
+            Script::Logs(s) => s.in_progress(),
+            Script::Fraud(s) => s.in_progress(),
+            Script::Iot(s) => s.in_progress(),
+            Script::Ads(s) => s.in_progress(),
         }
     }
 
@@ -420,7 +443,23 @@ impl Generator {
 
     /// The ground truth of the events taken so far (of the whole run once the iterator is exhausted).
     pub fn truth(&self) -> GroundTruth {
-        self.truth.snapshot(self.index)
+        self.truth.snapshot(self.index, &self.script.in_progress())
+    }
+
+    /// Takes the remaining events as Kinesis records (partition key and
+    /// bytes), each with its event time as its arrival (seconds), and returns
+    /// them with the truth of the whole run (for tests that replay a run).
+    pub fn into_records(mut self) -> (Vec<(crate::workload::TestRecord, f64)>, GroundTruth) {
+        let records = self
+            .by_ref()
+            .map(|e| {
+                (
+                    crate::workload::TestRecord { partition_key: e.partition_key, data: e.data },
+                    e.time_ms as f64 / 1000.0,
+                )
+            })
+            .collect();
+        (records, self.truth())
     }
 
     /// How many items the generator holds in its bounded buffers (incidents in

@@ -21,7 +21,7 @@ use super::pools::{
     BROWSER_UAS, SCANNER_UAS, SERVICE_UAS,
 };
 use super::writer::{push_padded, push_u64};
-use super::{Ctx, GeneratedEvent, Label};
+use super::{Ctx, GeneratedEvent, IncidentMark, Label};
 
 /// The rules of `rules/security.yaml`, in file order (bit i of a label).
 pub(crate) const RULES: [&str; 4] =
@@ -122,6 +122,10 @@ impl Security {
         self.services.iter().map(|s| s.name.clone()).collect()
     }
 
+    pub fn in_progress(&self) -> Vec<u64> {
+        self.incidents.serials()
+    }
+
     pub fn held(&self) -> usize {
         self.incidents.len()
     }
@@ -130,11 +134,11 @@ impl Security {
         let now = ctx.time_ms;
         if let Some(i) = self.incidents.due(now) {
             if let Some(active) = self.incidents.get(i) {
-                let first = active.step == 0;
+                let (first, serial) = (active.step == 0, active.serial);
                 let incident = active.state.clone();
                 let (label, gap) = self.incident_event(ctx, ev, &incident);
                 self.incidents.advance(i, now, gap);
-                return Label { incident: Some((incident.kind(), first)), ..label };
+                return Label { incident: Some(IncidentMark { kind: incident.kind(), serial, first }), ..label };
             }
         }
         if self.incidents.should_start(ctx.rng) {

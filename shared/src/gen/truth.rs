@@ -57,8 +57,31 @@ pub struct IncidentTruth {
     pub events: u64,
     /// Ids of those events (up to the id cap).
     pub ids: Vec<String>,
+    /// The incident each of `ids` belongs to (same order and length): its
+    /// number in the run, incidents being numbered from 0 in the order they
+    /// start, across kinds. Empty in truth files written before it existed.
+    #[serde(default)]
+    pub incident_of: Vec<u64>,
+    /// Incidents (numbers, as in `incident_of`) still in progress when the
+    /// run ended: their later events were never generated, so what they
+    /// would have shown may be missing (an impossible travel's second login).
+    #[serde(default)]
+    pub unfinished: Vec<u64>,
     /// Whether `ids` holds every event of this kind.
     pub ids_complete: bool,
+}
+
+impl IncidentTruth {
+    /// The listed ids grouped by incident (incident number -> its event ids, in
+    /// order): what a per-incident score needs. Empty when the truth predates
+    /// [`IncidentTruth::incident_of`].
+    pub fn by_incident(&self) -> BTreeMap<u64, Vec<&str>> {
+        let mut out: BTreeMap<u64, Vec<&str>> = BTreeMap::new();
+        for (id, serial) in self.ids.iter().zip(&self.incident_of) {
+            out.entry(*serial).or_default().push(id);
+        }
+        out
+    }
 }
 
 /// How a set of raised alerts compares with the expected ones.
@@ -218,15 +241,15 @@ impl CappedIds {
         Self { lists: vec![Vec::new(); lists], entries: 0, cut_at: None }
     }
 
-    /// Adds `id` to the lists whose bit is set in `mask`, all or none.
-    fn add(&mut self, index: u64, id: &str, mask: u32, cap: usize) {
+    /// Adds `id` to the lists whose bit is set in `mask`, all or none; says whether it did.
+    fn add(&mut self, index: u64, id: &str, mask: u32, cap: usize) -> bool {
         if self.cut_at.is_some() {
-            return;
+            return false;
         }
         let n = mask.count_ones() as usize;
         if self.entries + n > cap {
             self.cut_at = Some(index);
-            return;
+            return false;
         }
         for (bit, list) in self.lists.iter_mut().enumerate() {
             if mask & (1 << bit) != 0 {
@@ -234,6 +257,7 @@ impl CappedIds {
             }
         }
         self.entries += n;
+        true
     }
 }
 
@@ -252,6 +276,8 @@ pub(crate) struct TruthBuilder {
     alert_ids: CappedIds,
     incidents: Vec<(u64, u64)>,
     incident_ids: CappedIds,
+    /// Per kind, the incident number of each listed id (parallel to `incident_ids`).
+    incident_serials: Vec<Vec<u64>>,
     window: Option<i64>,
     window_counts: Vec<u64>,
     windows: BTreeMap<(i64, String), u64>,
@@ -274,6 +300,7 @@ impl TruthBuilder {
             alert_ids: CappedIds::new(rules),
             incidents: vec![(0, 0); kinds],
             incident_ids: CappedIds::new(kinds),
+            incident_serials: vec![Vec::new(); kinds],
             window: None,
             windows: BTreeMap::new(),
         }
@@ -300,11 +327,14 @@ impl TruthBuilder {
             }
             self.alert_ids.add(index, id, mask, self.id_cap);
         }
-        if let Some((kind, first)) = label.incident {
-            if let Some((incidents, events)) = self.incidents.get_mut(usize::from(kind)) {
-                *incidents += u64::from(first);
+        if let Some(mark) = label.incident {
+            let kind = usize::from(mark.kind);
+            if let Some((incidents, events)) = self.incidents.get_mut(kind) {
+                *incidents += u64::from(mark.first);
                 *events += 1;
-                self.incident_ids.add(index, id, 1 << kind, self.id_cap);
+                if self.incident_ids.add(index, id, 1 << kind, self.id_cap) {
+                    self.incident_serials[kind].push(mark.serial);
+                }
             }
         }
         let window = time_ms.div_euclid(WINDOW_MS) * WINDOW_MS;
@@ -338,8 +368,8 @@ impl TruthBuilder {
         }
     }
 
-    /// The truth of the first `generated` events.
-    pub fn snapshot(&self, generated: u64) -> GroundTruth {
+    /// The truth of the first `generated` events, with the incidents `in_progress` (their numbers).
+    pub fn snapshot(&self, generated: u64, in_progress: &[u64]) -> GroundTruth {
         let mut current = self.clone();
         current.flush_window();
         let rules = self.scenario.rule_ids();
@@ -367,8 +397,13 @@ impl TruthBuilder {
                 .map(|(i, kind)| {
                     let (incidents, events) = self.incidents[i];
                     let ids = self.incident_ids.lists[i].clone();
+                    let incident_of = self.incident_serials[i].clone();
+                    let mut unfinished: Vec<u64> =
+                        in_progress.iter().copied().filter(|s| incident_of.contains(s)).collect();
+                    unfinished.sort_unstable();
                     let ids_complete = ids.len() as u64 == events;
-                    (kind.to_string(), IncidentTruth { incidents, events, ids, ids_complete })
+                    let truth = IncidentTruth { incidents, events, ids, incident_of, unfinished, ids_complete };
+                    (kind.to_string(), truth)
                 })
                 .collect(),
             window_ms: WINDOW_MS,
@@ -392,9 +427,9 @@ mod tests {
     #[test]
     fn capped_ids_stop_at_a_whole_event() {
         let mut ids = CappedIds::new(2);
-        ids.add(0, "a-0", 0b11, 3);
-        ids.add(1, "a-1", 0b11, 3);
-        ids.add(2, "a-2", 0b01, 3);
+        assert!(ids.add(0, "a-0", 0b11, 3));
+        assert!(!ids.add(1, "a-1", 0b11, 3));
+        assert!(!ids.add(2, "a-2", 0b01, 3));
         assert_eq!(ids.cut_at, Some(1));
         assert_eq!(ids.lists, vec![vec!["a-0".to_string()], vec!["a-0".to_string()]]);
     }

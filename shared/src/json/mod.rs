@@ -37,6 +37,48 @@ pub fn write_f64(out: &mut Vec<u8>, x: f64) {
     }
 }
 
+/// The JSON object `raw` with `"alert": alert` as its last member: spliced in
+/// before the closing brace without reparsing, or, when the object already has
+/// an `alert` member (`has_alert_key`), rewritten with it replaced. Text that
+/// is not an object becomes `{"message": raw, "alert": ..}`.
+pub fn with_alert(raw: &str, alert: &[u8], has_alert_key: bool) -> Vec<u8> {
+    if has_alert_key {
+        rewrite(raw, alert)
+    } else {
+        splice(raw, alert)
+    }
+}
+
+/// Adds `"alert":{..}` before the object's closing brace, without reparsing.
+fn splice(raw: &str, alert: &[u8]) -> Vec<u8> {
+    let Some(inner) = raw.trim().strip_prefix('{').and_then(|b| b.strip_suffix('}')) else {
+        return rewrite(raw, alert);
+    };
+    let mut out = Vec::with_capacity(raw.len() + alert.len() + 16);
+    out.push(b'{');
+    out.extend_from_slice(inner.as_bytes());
+    if !inner.trim().is_empty() {
+        out.push(b',');
+    }
+    write_key(&mut out, "alert");
+    out.extend_from_slice(alert);
+    out.push(b'}');
+    out
+}
+
+/// The slow path, for events that already have an `alert` key: a full rewrite.
+fn rewrite(raw: &str, alert: &[u8]) -> Vec<u8> {
+    let parsed: Result<serde_json::Map<String, serde_json::Value>, _> = serde_json::from_str(raw);
+    let alert_value: serde_json::Value = serde_json::from_slice(alert).unwrap_or_default();
+    match parsed {
+        Ok(mut object) => {
+            object.insert("alert".into(), alert_value);
+            serde_json::to_vec(&object).unwrap_or_default()
+        }
+        Err(_) => serde_json::to_vec(&serde_json::json!({ "message": raw, "alert": alert_value })).unwrap_or_default(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

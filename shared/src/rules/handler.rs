@@ -16,7 +16,7 @@ use crate::config::{ArchiveConfig, ConfigError, QuarantineConfig, QUARANTINE_BUC
 use crate::deadline::Deadline;
 use crate::decode::DecodeLimits;
 use crate::event::{Data, Event};
-use crate::json::{write_key, write_str};
+use crate::json::{with_alert, write_key, write_str};
 use crate::limits::KINESIS;
 use crate::sink::{DirSink, KinesisSink, MemorySink, S3Sink, Sink};
 
@@ -130,8 +130,7 @@ pub fn alert_record(data: &Data<'_>, verdict: &Verdict<'_>) -> Vec<u8> {
     let mut alert = Vec::with_capacity(128);
     write_alert(&mut alert, verdict);
     match data {
-        Data::Json(raw) if !verdict.has_alert_key() => splice(raw, &alert),
-        Data::Json(raw) => rewrite(raw, &alert),
+        Data::Json(raw) => with_alert(raw, &alert, verdict.has_alert_key()),
         Data::Text(text) => {
             let mut out = Vec::with_capacity(text.len() + alert.len() + 32);
             out.push(b'{');
@@ -169,36 +168,6 @@ fn write_list(out: &mut Vec<u8>, items: Vec<&str>) {
         write_str(out, item);
     }
     out.push(b']');
-}
-
-/// Adds `"alert":{..}` before the object's closing brace, without reparsing.
-fn splice(raw: &str, alert: &[u8]) -> Vec<u8> {
-    let Some(inner) = raw.trim().strip_prefix('{').and_then(|b| b.strip_suffix('}')) else {
-        return rewrite(raw, alert);
-    };
-    let mut out = Vec::with_capacity(raw.len() + alert.len() + 16);
-    out.push(b'{');
-    out.extend_from_slice(inner.as_bytes());
-    if !inner.trim().is_empty() {
-        out.push(b',');
-    }
-    write_key(&mut out, "alert");
-    out.extend_from_slice(alert);
-    out.push(b'}');
-    out
-}
-
-/// The slow path, for events that already have an `alert` key: a full rewrite.
-fn rewrite(raw: &str, alert: &[u8]) -> Vec<u8> {
-    let parsed: Result<serde_json::Map<String, serde_json::Value>, _> = serde_json::from_str(raw);
-    let alert_value: serde_json::Value = serde_json::from_slice(alert).unwrap_or_default();
-    match parsed {
-        Ok(mut object) => {
-            object.insert("alert".into(), alert_value);
-            serde_json::to_vec(&object).unwrap_or_default()
-        }
-        Err(_) => serde_json::to_vec(&serde_json::json!({ "message": raw, "alert": alert_value })).unwrap_or_default(),
-    }
 }
 
 /// The filter function: its rules and sinks, built once at init.

@@ -1,7 +1,7 @@
 //! The aggregate function's configuration, from `EDDY_*` environment variables
 //! read once at init (`from_lookup` so tests need no environment).
 
-use crate::config::{decode_limits, ConfigError, QuarantineConfig, QUARANTINE_BUCKET, QUARANTINE_PREFIX};
+use crate::config::{decode_limits, whole_number, ConfigError, QuarantineConfig, QUARANTINE_BUCKET, QUARANTINE_PREFIX};
 use crate::decode::DecodeLimits;
 
 /// Env var: the dimensions to group by, comma-separated dotted paths
@@ -168,11 +168,12 @@ impl AggregateConfig {
             distinct,
             top_k,
             time_field,
-            bucket_seconds: number(&var, BUCKET_SECONDS, 1, 86_400)?.unwrap_or(d.bucket_seconds),
-            allowed_lateness_seconds: number(&var, ALLOWED_LATENESS_SECONDS, 0, 7 * 86_400)?
+            bucket_seconds: whole_number(&get, BUCKET_SECONDS, 1, 86_400)?.unwrap_or(d.bucket_seconds),
+            allowed_lateness_seconds: whole_number(&get, ALLOWED_LATENESS_SECONDS, 0, 7 * 86_400)?
                 .unwrap_or(d.allowed_lateness_seconds),
-            max_groups: number(&var, MAX_GROUPS, 1, MAX_GROUPS_LIMIT as u64)?.map_or(d.max_groups, |n| n as usize),
-            max_edges: number(&var, MAX_EDGES, 1, MAX_GROUPS_LIMIT as u64)?.map_or(d.max_edges, |n| n as usize),
+            max_groups: whole_number(&get, MAX_GROUPS, 1, MAX_GROUPS_LIMIT as u64)?
+                .map_or(d.max_groups, |n| n as usize),
+            max_edges: whole_number(&get, MAX_EDGES, 1, MAX_GROUPS_LIMIT as u64)?.map_or(d.max_edges, |n| n as usize),
             flow,
             reports_stream: var(REPORTS_STREAM),
             reports_bucket: var(REPORTS_BUCKET),
@@ -278,21 +279,6 @@ fn flow_fields(value: &str) -> Result<Option<FlowFields>, ConfigError> {
         }
     }
     Ok(Some(f))
-}
-
-fn number(
-    var: &impl Fn(&'static str) -> Option<String>,
-    name: &'static str,
-    min: u64,
-    max: u64,
-) -> Result<Option<u64>, ConfigError> {
-    let Some(value) = var(name) else {
-        return Ok(None);
-    };
-    match value.parse::<u64>() {
-        Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
-        _ => Err(invalid(name, &value, &format!("expected a whole number from {min} to {max}"))),
-    }
 }
 
 #[cfg(test)]
