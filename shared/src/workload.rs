@@ -93,7 +93,11 @@ pub struct EventSource<'a> {
 /// The Lambda Kinesis event (the JSON Lambda sends) holding `records` read
 /// from `source`, with `extra` top-level members appended verbatim (the
 /// tumbling-window members). Every field Lambda sets is there, in its order.
-pub fn lambda_kinesis_event(records: &[LambdaRecord<'_>], source: &EventSource<'_>, extra: &[(&str, String)]) -> Vec<u8> {
+pub fn lambda_kinesis_event(
+    records: &[LambdaRecord<'_>],
+    source: &EventSource<'_>,
+    extra: &[(&str, String)],
+) -> Vec<u8> {
     let b64 = base64_simd::STANDARD;
     let size: usize = records.iter().map(|r| lambda_record_bytes(r, source)).sum();
     let mut out = Vec::with_capacity(size + 64 + extra.iter().map(|(k, v)| k.len() + v.len() + 4).sum::<usize>());
