@@ -61,14 +61,7 @@ pub async fn up(stack: &Stack, clients: &Clients) -> Result<Vec<Provisioned>, Lo
         done.push(create_stream(clients, stream).await?);
     }
     for queue in &stack.queues {
-        clients
-            .sqs
-            .create_queue()
-            .queue_name(&queue.name)
-            .send()
-            .await
-            .map_err(|e| LocalError::aws("CreateQueue", &queue.name, e))?;
-        done.push(Provisioned { kind: "SQS queue", name: queue.name.clone(), created: true, detail: String::new() });
+        done.push(create_queue(clients, &queue.name).await?);
     }
     for delivery in &stack.delivery_streams {
         done.push(create_delivery_stream(clients, delivery).await?);
@@ -81,6 +74,10 @@ pub async fn up(stack: &Stack, clients: &Clients) -> Result<Vec<Provisioned>, Lo
 
 /// Creates a bucket (with the location constraint outside us-east-1).
 pub async fn create_bucket(clients: &Clients, bucket: &str, region: &str) -> Result<Provisioned, LocalError> {
+    // us-east-1 answers CreateBucket of a bucket one already owns with a success: ask first
+    if clients.s3.head_bucket().bucket(bucket).send().await.is_ok() {
+        return Ok(Provisioned { kind: "S3 bucket", name: bucket.to_string(), created: false, detail: String::new() });
+    }
     let mut request = clients.s3.create_bucket().bucket(bucket);
     if !region.is_empty() && region != "us-east-1" {
         let location = BucketLocationConstraint::from(region);
@@ -98,6 +95,21 @@ pub async fn create_bucket(clients: &Clients, bucket: &str, region: &str) -> Res
         Err(e) => return Err(LocalError::aws("CreateBucket", bucket, e)),
     };
     Ok(Provisioned { kind: "S3 bucket", name: bucket.to_string(), created, detail: String::new() })
+}
+
+async fn create_queue(clients: &Clients, queue: &str) -> Result<Provisioned, LocalError> {
+    // CreateQueue succeeds for an existing queue with the same attributes: ask first
+    let created = clients.sqs.get_queue_url().queue_name(queue).send().await.is_err();
+    if created {
+        clients
+            .sqs
+            .create_queue()
+            .queue_name(queue)
+            .send()
+            .await
+            .map_err(|e| LocalError::aws("CreateQueue", queue, e))?;
+    }
+    Ok(Provisioned { kind: "SQS queue", name: queue.to_string(), created, detail: String::new() })
 }
 
 async fn create_stream(clients: &Clients, stream: &StreamSpec) -> Result<Provisioned, LocalError> {
