@@ -177,18 +177,21 @@ fn sequences(archived: &[Value]) -> HashMap<String, String> {
         .collect()
 }
 
+/// A proxy in front of LocalStack, and the functions' SDK configuration pointing at it
+/// (set in code, so it wins over `AWS_ENDPOINT_URL`; the tests' own clients stay direct).
 async fn fault_proxy(env: &Env, plan: FaultPlan) -> (FaultProxy, aws_config::SdkConfig) {
     let proxy = FaultProxy::start(&env.endpoint, plan).await.unwrap();
-    let sdk = env.sdk.to_builder().endpoint_url(&proxy.url).build();
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest()).endpoint_url(&proxy.url).load().await;
     (proxy, sdk)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn given_30_percent_of_put_entries_failing_and_throttles_then_nothing_is_lost_and_the_sinks_never_duplicate() {
     let Some(env) = eddy_tests::emulators().await else { return };
-    let stack = TestStack::up(&env, "e2e-faults", &[]).await.unwrap();
+    // small batches: more requests to break
+    let stack = TestStack::up(&env, "e2e-faults", &[("BatchSize", "50")]).await.unwrap();
     let input = put_mixed(&stack.clients, stack.stream("RawStream"), 900, 11).await.unwrap();
-    let plan = FaultPlan { seed: 30, entry_failure: 0.3, throttle: 0.05, unavailable: 0.03 };
+    let plan = FaultPlan { seed: 30, entry_failure: 0.3, throttle: 0.1, unavailable: 0.08 };
     let (proxy, function_sdk) = fault_proxy(&env, plan).await;
     let mut run = stack.plan(&function_sdk, &[]).await.unwrap();
     let archive_calls = count_invocations(&mut run, "-archive").unwrap();
