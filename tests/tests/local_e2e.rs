@@ -33,13 +33,16 @@ fn expected_alerts(truth: &GroundTruth) -> BTreeSet<String> {
     truth.expected_alert_ids.values().flatten().cloned().collect()
 }
 
+/// Where an archived event was in its shard: the record's sequence number, and its subsequence number (KPL).
+type Position = (String, u64);
+
 /// Archive lines of one shard are in stream order: ascending within each
 /// object (the events of one record, KPL or CloudWatch Logs, in their own
 /// order), and the objects of a shard cover ranges that do not interleave.
 fn assert_archive_order(objects: &[(String, Vec<String>)]) {
-    let mut ranges: HashMap<String, Vec<((String, u64), (String, u64))>> = HashMap::new();
+    let mut ranges: HashMap<String, Vec<(Position, Position)>> = HashMap::new();
     for (key, lines) in objects {
-        let mut by_shard: HashMap<String, Vec<(String, u64)>> = HashMap::new();
+        let mut by_shard: HashMap<String, Vec<Position>> = HashMap::new();
         for line in parse_lines(lines) {
             let position = (
                 line["sequence_number"].as_str().unwrap().to_string(),

@@ -230,11 +230,14 @@ async fn create_table(clients: &Clients, spec: &TableSpec) -> Result<Provisioned
             .map_err(|e| LocalError::aws("CreateTable", &spec.name, e))
     };
     let mut indexes = Vec::new();
-    for (name, index_keys, projection) in &spec.indexes {
-        let keys = index_keys.iter().map(|(n, t)| key_element(n, t)).collect::<Result<Vec<_>, _>>()?;
-        let projection = Projection::builder().projection_type(ProjectionType::from(projection.as_str())).build();
-        let mut index =
-            GlobalSecondaryIndex::builder().index_name(name).set_key_schema(Some(keys)).projection(projection);
+    for spec_index in &spec.indexes {
+        let keys = spec_index.key_schema.iter().map(|(n, t)| key_element(n, t)).collect::<Result<Vec<_>, _>>()?;
+        let projection =
+            Projection::builder().projection_type(ProjectionType::from(spec_index.projection.as_str())).build();
+        let mut index = GlobalSecondaryIndex::builder()
+            .index_name(&spec_index.name)
+            .set_key_schema(Some(keys))
+            .projection(projection);
         if let Some(p) = spec.provisioned {
             index = index.provisioned_throughput(throughput(p)?);
         }

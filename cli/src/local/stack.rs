@@ -97,6 +97,20 @@ pub struct DeliveryStreamSpec {
     pub role_arn: String,
 }
 
+/// Key attributes and their roles: (attribute, `HASH` or `RANGE`), or types: (attribute, `S`, `N` or `B`).
+pub type KeySchema = Vec<(String, String)>;
+
+/// A global secondary index of a DynamoDB table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexSpec {
+    /// `IndexName`.
+    pub name: String,
+    /// Its key.
+    pub key_schema: KeySchema,
+    /// `Projection.ProjectionType` (`ALL`, `KEYS_ONLY`, `INCLUDE`).
+    pub projection: String,
+}
+
 /// A DynamoDB table's key and TTL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableSpec {
@@ -105,11 +119,11 @@ pub struct TableSpec {
     /// Local name.
     pub name: String,
     /// `KeySchema`: (attribute, `HASH` or `RANGE`).
-    pub key_schema: Vec<(String, String)>,
+    pub key_schema: KeySchema,
     /// `AttributeDefinitions`: (attribute, `S`, `N` or `B`).
-    pub attributes: Vec<(String, String)>,
-    /// `GlobalSecondaryIndexes`: (name, key schema, projection type).
-    pub indexes: Vec<(String, Vec<(String, String)>, String)>,
+    pub attributes: KeySchema,
+    /// `GlobalSecondaryIndexes`.
+    pub indexes: Vec<IndexSpec>,
     /// `ProvisionedThroughput` (read, write), else on-demand.
     pub provisioned: Option<(i64, i64)>,
     /// The TTL attribute, when enabled.
@@ -486,7 +500,7 @@ fn delivery_stream(props: &Props<'_>, id: &str, name: &str) -> Result<Option<Del
     }))
 }
 
-fn key_schema(value: Option<&Json>, at: &str) -> Result<Vec<(String, String)>, TemplateError> {
+fn key_schema(value: Option<&Json>, at: &str) -> Result<KeySchema, TemplateError> {
     let Some(items) = value.and_then(Json::as_array) else {
         return Err(TemplateError::shape(at, "missing or not a list"));
     };
@@ -509,7 +523,7 @@ fn table(props: &Props<'_>, id: &str, name: &str) -> Result<TableSpec, TemplateE
                 let name = index.get("IndexName").map(|n| scalar_string(Some(n))).unwrap_or_default();
                 let keys = key_schema(index.get("KeySchema"), &format!("{at}.GlobalSecondaryIndexes.{name}"))?;
                 let projection = index.pointer("/Projection/ProjectionType").map(|p| scalar_string(Some(p)));
-                Ok((name, keys, projection.unwrap_or_else(|| "ALL".into())))
+                Ok(IndexSpec { name, key_schema: keys, projection: projection.unwrap_or_else(|| "ALL".into()) })
             })
             .collect::<Result<_, TemplateError>>()?,
     };

@@ -328,10 +328,13 @@ mod tests {
     use serde_json::json;
     use std::collections::BTreeMap;
 
+    /// One invocation as the fake saw it: the records' data, whether final, the state.
+    type Seen = (Vec<String>, bool, BTreeMap<String, String>);
+
     /// Fails records whose data is `poison` (reporting them), counts what it saw.
     #[derive(Default)]
     struct Fake {
-        seen: Mutex<Vec<(Vec<String>, bool, BTreeMap<String, String>)>>,
+        seen: Mutex<Vec<Seen>>,
         fail_first_calls: Mutex<u32>,
     }
 
