@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use eddy::batch::compare_sequence;
 use eddy::gen::{GroundTruth, Packing};
 use eddy_cli::local::run::{FunctionSummary, RunSummary};
-use eddy_tests::local::{count_ids, count_invocations, parse_lines, put_mixed, put_security, read_objects, TestStack};
+use eddy_tests::local::{
+    count_ids, count_invocations, parse_lines, put_mixed, put_security, read_objects, Counting, TestStack,
+};
 use eddy_tests::proxy::{FaultPlan, FaultProxy};
 use eddy_tests::Env;
 use serde_json::Value;
@@ -180,6 +182,25 @@ fn sequences(archived: &[Value]) -> HashMap<String, String> {
         .collect()
 }
 
+/// Every event of `ids` is in the archive and the enriched stream, and no
+/// copy there lacks an invocation of the function with its record.
+async fn assert_delivered_without_sink_duplicates(
+    env: &Env,
+    stack: &TestStack,
+    ids: &BTreeSet<String>,
+    archive_calls: &Counting,
+    enrich_calls: &Counting,
+) {
+    let archived = parse_lines(&env.read_lines(stack.data_bucket(), "raw/").await.unwrap());
+    let sequence_of = sequences(&archived);
+    let enriched = ids_of(&stack.read_stream("EnrichedStream").await.unwrap());
+    for (name, copies, calls) in [("archive", &archived, archive_calls), ("enriched", &enriched, enrich_calls)] {
+        let (missing, extra, reinvoked) = check_copies(&count_ids(copies), ids, &sequence_of, &calls.invocations());
+        assert_eq!(missing, 0, "events lost in the {name}");
+        eprintln!("{name}: {extra} duplicates, from {reinvoked} re-invocations of records by the mapping");
+    }
+}
+
 /// A proxy in front of LocalStack, and the functions' SDK configuration pointing at it
 /// (set in code, so it wins over `AWS_ENDPOINT_URL`; the tests' own clients stay direct).
 async fn fault_proxy(env: &Env, plan: FaultPlan) -> (FaultProxy, aws_config::SdkConfig) {
@@ -208,19 +229,8 @@ async fn given_30_percent_of_put_entries_failing_and_throttles_then_nothing_is_l
     assert!(stats.entries_failed as f64 > 0.25 * stats.entries as f64, "{stats:?}");
     assert!(stats.throttled > 0 && stats.unavailable > 0, "{stats:?}");
 
-    let ids = generated_ids(&input.truth);
-    let bucket = stack.data_bucket();
-    let archived = parse_lines(&env.read_lines(bucket, "raw/").await.unwrap());
-    let sequence_of = sequences(&archived);
-    let (missing, extra, reinvoked) =
-        check_copies(&count_ids(&archived), &ids, &sequence_of, &archive_calls.invocations());
-    assert_eq!(missing, 0, "events lost in the archive");
-    eprintln!("archive: {extra} duplicates, from {reinvoked} re-invocations of records by the mapping");
-    let enriched = ids_of(&stack.read_stream("EnrichedStream").await.unwrap());
-    let (missing, extra, reinvoked) =
-        check_copies(&count_ids(&enriched), &ids, &sequence_of, &enrich_calls.invocations());
-    assert_eq!(missing, 0, "events lost in the enriched stream");
-    eprintln!("enriched: {extra} duplicates, from {reinvoked} re-invocations of records by the mapping");
+    assert_delivered_without_sink_duplicates(&env, &stack, &generated_ids(&input.truth), &archive_calls, &enrich_calls)
+        .await;
     let alerts = ids_of(&stack.read_stream("AlertsStream").await.unwrap());
     assert_eq!(count_ids(&alerts).keys().cloned().collect::<BTreeSet<_>>(), expected_alerts(&input.truth));
     stack.delete(&env).await;
@@ -251,17 +261,6 @@ async fn given_a_short_deadline_then_failed_entries_come_back_as_batch_item_fail
         assert!(f.stats.retries > 0 && f.stats.discarded_records == 0, "{f}");
     }
 
-    let ids = generated_ids(&truth);
-    let archived = parse_lines(&env.read_lines(stack.data_bucket(), "raw/").await.unwrap());
-    let sequence_of = sequences(&archived);
-    let (missing, extra, reinvoked) =
-        check_copies(&count_ids(&archived), &ids, &sequence_of, &archive_calls.invocations());
-    assert_eq!(missing, 0, "events lost in the archive");
-    eprintln!("archive: {extra} duplicates, from {reinvoked} re-invocations of records by the mapping");
-    let enriched = ids_of(&stack.read_stream("EnrichedStream").await.unwrap());
-    let (missing, extra, reinvoked) =
-        check_copies(&count_ids(&enriched), &ids, &sequence_of, &enrich_calls.invocations());
-    assert_eq!(missing, 0, "events lost in the enriched stream");
-    eprintln!("enriched: {extra} duplicates, from {reinvoked} re-invocations of records by the mapping");
+    assert_delivered_without_sink_duplicates(&env, &stack, &generated_ids(&truth), &archive_calls, &enrich_calls).await;
     stack.delete(&env).await;
 }

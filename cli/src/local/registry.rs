@@ -10,7 +10,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_config::SdkConfig;
 use eddy::archive::Archive;
-use eddy::batch::Counts;
+use eddy::batch::{BatchError, BatchReport, Counts};
 use eddy::config::ArchiveConfig;
 use eddy::deadline::Deadline;
 use eddy::enrich::{Enrich, EnrichConfig};
@@ -100,39 +100,46 @@ fn build_aggregate(ctx: BuildContext<'_>) -> BoxFuture<'_, Result<Arc<dyn LocalF
     })
 }
 
-fn response(value: &impl serde::Serialize) -> Result<Json, String> {
-    serde_json::to_value(value).map_err(|e| format!("the response does not serialise: {e}"))
+/// The invocation of a handler from its run's `result`: `parts` gives the
+/// response for Lambda and the outcome counts; an error fails the invocation.
+fn invocation<R, E: std::fmt::Display>(
+    result: Result<R, E>,
+    parts: impl FnOnce(R) -> (Result<Json, serde_json::Error>, Counts),
+) -> Result<Invocation, String> {
+    let (response, counts) = parts(result.map_err(|e| e.to_string())?);
+    let response = response.map_err(|e| format!("the response does not serialise: {e}"))?;
+    Ok(Invocation { response, counts })
+}
+
+fn batch_invocation(result: Result<BatchReport, BatchError>) -> Result<Invocation, String> {
+    invocation(result, |r| (serde_json::to_value(&r.response), r.counts))
 }
 
 #[async_trait]
 impl LocalFunction for Archive {
     async fn invoke(&self, payload: &[u8], deadline: Deadline) -> Result<Invocation, String> {
-        let report = self.run(payload, deadline).await.map_err(|e| e.to_string())?;
-        Ok(Invocation { response: response(&report.response)?, counts: report.counts })
+        batch_invocation(self.run(payload, deadline).await)
     }
 }
 
 #[async_trait]
 impl LocalFunction for Enrich {
     async fn invoke(&self, payload: &[u8], deadline: Deadline) -> Result<Invocation, String> {
-        let report = self.run(payload, deadline).await.map_err(|e| e.to_string())?;
-        Ok(Invocation { response: response(&report.response)?, counts: report.counts })
+        batch_invocation(self.run(payload, deadline).await)
     }
 }
 
 #[async_trait]
 impl LocalFunction for Filter {
     async fn invoke(&self, payload: &[u8], deadline: Deadline) -> Result<Invocation, String> {
-        let report = self.run(payload, deadline).await.map_err(|e| e.to_string())?;
-        Ok(Invocation { response: response(&report.response)?, counts: report.counts })
+        batch_invocation(self.run(payload, deadline).await)
     }
 }
 
 #[async_trait]
 impl LocalFunction for Aggregate {
     async fn invoke(&self, payload: &[u8], deadline: Deadline) -> Result<Invocation, String> {
-        let outcome = self.run(payload, deadline).await.map_err(|e| e.to_string())?;
-        Ok(Invocation { response: response(&outcome.response)?, counts: outcome.counts })
+        invocation(self.run(payload, deadline).await, |o| (serde_json::to_value(&o.response), o.counts))
     }
 }
 
