@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Subcommand;
 use eddy::gen::{Generator, Packing, Scenario};
+use eddy_cli::local::esm::checkpoint::Checkpoints;
 use eddy_cli::local::esm::poller::now_ms;
 use eddy_cli::local::put::{put_generated, put_ndjson, Producer, PutSummary};
 use eddy_cli::local::run::LocalRun;
@@ -44,6 +45,12 @@ pub enum LocalCommand {
         /// Runs only this function (local name, logical id or binary; repeatable).
         #[arg(long = "function", value_name = "NAME")]
         functions: Vec<String>,
+        /// Where the mappings' checkpoints are kept between runs (default: .eddy-local/<stack>.json).
+        #[arg(long)]
+        state: Option<PathBuf>,
+        /// Ignores the saved checkpoints: every mapping starts at its StartingPosition, as a new one would.
+        #[arg(long)]
+        from_start: bool,
     },
     /// Puts events into the raw stream: a generated scenario, or an NDJSON file.
     Put(PutArgs),
@@ -96,13 +103,20 @@ pub async fn run(command: LocalCommand) -> anyhow::Result<()> {
             }
             describe(&stack);
         }
-        LocalCommand::Run { stack, until_idle, functions } => {
+        LocalCommand::Run { stack, until_idle, functions, state, from_start } => {
             let stack = resolve(&stack, &region)?;
+            let state = state.unwrap_or_else(|| PathBuf::from(".eddy-local").join(format!("{}.json", stack.name)));
+            let checkpoints = if from_start { Checkpoints::default() } else { Checkpoints::load(&state)? };
             let plan = LocalRun::plan(&stack, &clients, &sdk, &functions).await?;
             let mappings = plan.mappings.iter().map(|m| format!("{} ({} shards)", m.runtime.name, m.shards.len()));
             eprintln!("eddy local run: {}", mappings.collect::<Vec<_>>().join(", "));
-            let summary = plan.run_until_ctrl_c(&clients.kinesis, until_idle).await;
+            let summary = plan.run_until_ctrl_c(&clients.kinesis, until_idle, &checkpoints).await;
             print!("{summary}");
+            summary.checkpoints.save(&state)?;
+            eprintln!(
+                "checkpoints saved to {} (the next run resumes there; --from-start to ignore them)",
+                state.display()
+            );
             anyhow::ensure!(summary.ok(), "the run did not end cleanly (see above)");
         }
         LocalCommand::Put(args) => {

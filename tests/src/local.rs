@@ -13,6 +13,7 @@ use aws_config::SdkConfig;
 use eddy::deadline::Deadline;
 use eddy::gen::{Generator, GroundTruth, Packing, Scenario};
 use eddy::sink::{KinesisSink, Sink, SinkBatch, SinkRecord};
+use eddy_cli::local::esm::checkpoint::Checkpoints;
 use eddy_cli::local::esm::poller::{now_ms, Control};
 use eddy_cli::local::put::{put_generated, Producer, PutSummary};
 use eddy_cli::local::registry::{Invocation, LocalFunction};
@@ -71,10 +72,10 @@ impl TestStack {
         Ok(LocalRun::plan(&self.stack, &self.clients, function_sdk, &only).await?)
     }
 
-    /// Runs `plan` until every shard is drained and every window closed.
-    pub async fn run_until_idle(&self, plan: LocalRun) -> RunSummary {
+    /// Runs `plan` from `checkpoints` until every shard is drained and every window closed.
+    pub async fn run_until_idle(&self, plan: LocalRun, checkpoints: &Checkpoints) -> RunSummary {
         let control = Control::new(eddy_cli::local::esm::poller::POLL_INTERVAL);
-        plan.run(control, &self.clients.kinesis, true).await
+        plan.run(control, &self.clients.kinesis, true, checkpoints).await
     }
 
     /// Every record of every shard of the stream with this logical id, by shard, in order.

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use eddy::batch::compare_sequence;
 use eddy::gen::{GroundTruth, Packing};
+use eddy_cli::local::esm::checkpoint::Checkpoints;
 use eddy_cli::local::run::{FunctionSummary, RunSummary};
 use eddy_tests::local::{
     count_ids, count_invocations, parse_lines, put_mixed, put_security, read_objects, Counting, TestStack,
@@ -82,9 +83,13 @@ async fn given_mixed_input_when_the_local_mapping_runs_until_idle_then_every_rec
     let (good, bad) = (input.events as usize, input.malformed);
 
     let started = Instant::now();
-    let summary = stack.run_until_idle(stack.plan(&env.sdk, &[]).await.unwrap()).await;
+    let summary = stack.run_until_idle(stack.plan(&env.sdk, &[]).await.unwrap(), &Checkpoints::default()).await;
     eprintln!("{summary}ran until idle in {:?}", started.elapsed());
     assert!(summary.ok(), "{summary}");
+    // a second run resumes at the checkpoints: nothing is handled twice
+    let again = stack.run_until_idle(stack.plan(&env.sdk, &[]).await.unwrap(), &summary.checkpoints).await;
+    assert!(again.functions.iter().all(|f| f.stats.invocations == 0), "{again}");
+    assert_eq!(again.checkpoints, summary.checkpoints);
 
     // the functions reading raw: every good event delivered, every malformed record quarantined, once
     for binary in ["archive", "enrich"] {
@@ -221,7 +226,7 @@ async fn given_30_percent_of_put_entries_failing_and_throttles_then_nothing_is_l
     let archive_calls = count_invocations(&mut run, "-archive").unwrap();
     let enrich_calls = count_invocations(&mut run, "-enrich").unwrap();
 
-    let summary = stack.run_until_idle(run).await;
+    let summary = stack.run_until_idle(run, &Checkpoints::default()).await;
     let stats = proxy.stats();
     eprintln!("{summary}proxy: {stats:?}");
     assert!(summary.ok(), "{summary}");
@@ -253,7 +258,7 @@ async fn given_a_short_deadline_then_failed_entries_come_back_as_batch_item_fail
     let archive_calls = count_invocations(&mut run, "-archive").unwrap();
     let enrich_calls = count_invocations(&mut run, "-enrich").unwrap();
 
-    let summary = stack.run_until_idle(run).await;
+    let summary = stack.run_until_idle(run, &Checkpoints::default()).await;
     eprintln!("{summary}proxy: {:?}", proxy.stats());
     for binary in ["archive", "enrich"] {
         let f = function(&summary, binary);

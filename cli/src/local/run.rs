@@ -12,6 +12,7 @@ use aws_config::SdkConfig;
 use eddy::batch::Counts;
 use futures_util::future::join_all;
 
+use super::esm::checkpoint::Checkpoints;
 use super::esm::destination::{stable_uuid, LogOnFailure, OnFailure, S3OnFailure, SqsOnFailure};
 use super::esm::poller::{Control, MappingRuntime, ShardPoller, ShardReport, POLL_INTERVAL};
 use super::esm::shard::{ShardState, ShardStats, Source};
@@ -103,8 +104,15 @@ impl LocalRun {
     }
 
     /// Runs every mapping until `control` stops them (or, with `until_idle`,
-    /// until everything is drained); reads with `kinesis`.
-    pub async fn run(self, control: Arc<Control>, kinesis: &aws_sdk_kinesis::Client, until_idle: bool) -> RunSummary {
+    /// until everything is drained); reads with `kinesis`, from `checkpoints`
+    /// where a shard has one (else from the mapping's starting position).
+    pub async fn run(
+        self,
+        control: Arc<Control>,
+        kinesis: &aws_sdk_kinesis::Client,
+        until_idle: bool,
+        checkpoints: &Checkpoints,
+    ) -> RunSummary {
         let mut loops = Vec::new();
         let mut functions: Vec<String> = Vec::new();
         for mapping in self.mappings {
@@ -114,25 +122,34 @@ impl LocalRun {
             }
             for shard in mapping.shards {
                 let settings = runtime.settings.clone();
-                let reader =
-                    KinesisReader::new(kinesis.clone(), &mapping.stream, &shard, settings.starting_position, None);
+                let saved = checkpoints.get(&runtime.name, &shard).cloned().unwrap_or_default();
+                let start = settings.starting_position;
+                let after = saved.sequence_number.clone();
+                let reader = KinesisReader::new(kinesis.clone(), &mapping.stream, &shard, start, after);
                 let source = Source { shard_id: shard, ..mapping.source.clone() };
-                let poller = ShardPoller::new(runtime.clone(), Box::new(reader), ShardState::new(settings, source));
+                let mut state = ShardState::new(settings, source);
+                state.resume(&saved);
+                let poller = ShardPoller::new(runtime.clone(), Box::new(reader), state);
                 let id = control.register();
-                let function = runtime.function.clone();
+                let names = (runtime.function.clone(), runtime.name.clone());
                 let control = control.clone();
-                loops.push(async move { (function, poller.run(control, id).await) });
+                loops.push(async move { (names, poller.run(control, id).await) });
             }
         }
         let watch = watch_idle(&control, until_idle);
         let (results, ()) = futures_util::future::join(join_all(loops), watch).await;
-        summarise(functions, results, self.skipped)
+        summarise(functions, results, self.skipped, checkpoints.clone())
     }
 
     /// Like [`LocalRun::run`], stopping cleanly on Ctrl-C (the invocations in flight complete).
-    pub async fn run_until_ctrl_c(self, kinesis: &aws_sdk_kinesis::Client, until_idle: bool) -> RunSummary {
+    pub async fn run_until_ctrl_c(
+        self,
+        kinesis: &aws_sdk_kinesis::Client,
+        until_idle: bool,
+        checkpoints: &Checkpoints,
+    ) -> RunSummary {
         let control = Control::new(POLL_INTERVAL);
-        let run = self.run(control.clone(), kinesis, until_idle);
+        let run = self.run(control.clone(), kinesis, until_idle, checkpoints);
         tokio::pin!(run);
         tokio::select! {
             summary = &mut run => summary,
@@ -272,6 +289,8 @@ pub struct RunSummary {
     pub skipped: Vec<String>,
     /// Shard loops that gave up, with why.
     pub errors: Vec<String>,
+    /// Where every shard stopped (the checkpoints given, updated).
+    pub checkpoints: Checkpoints,
 }
 
 impl RunSummary {
@@ -303,19 +322,22 @@ impl fmt::Display for RunSummary {
 
 fn summarise(
     functions: Vec<String>,
-    results: Vec<(String, Result<ShardReport, LocalError>)>,
+    results: Vec<((String, String), Result<ShardReport, LocalError>)>,
     skipped: Vec<String>,
+    checkpoints: Checkpoints,
 ) -> RunSummary {
     let mut summary = RunSummary {
         functions: functions.into_iter().map(|function| FunctionSummary { function, ..Default::default() }).collect(),
         skipped,
         errors: Vec::new(),
+        checkpoints,
     };
-    for (function, result) in results {
+    for ((function, mapping), result) in results {
         let Some(total) = summary.functions.iter_mut().find(|f| f.function == function) else { continue };
         total.shards += 1;
         match result {
             Ok(report) => {
+                summary.checkpoints.set(&mapping, &report.shard_id, report.checkpoint.clone());
                 total.counts.merge(&report.counts);
                 total.stats.merge(&report.stats);
                 total.destination_errors += report.destination_errors;

@@ -9,7 +9,9 @@
 //! - [`destination`]: the on-failure destinations (S3, SQS).
 //! - [`source`]: reading shards (Kinesis, or in memory).
 //! - [`poller`]: the loop of one (mapping, shard), and what stops the loops.
+//! - [`checkpoint`]: where each shard stopped, kept between runs.
 
+pub mod checkpoint;
 pub mod destination;
 pub mod event;
 pub mod poller;

@@ -11,6 +11,7 @@ use eddy::batch::Counts;
 use eddy::deadline::Deadline;
 use tokio::sync::Notify;
 
+use super::checkpoint::ShardCheckpoint;
 use super::destination::{FailedBatch, OnFailure};
 use super::event::payload;
 use super::response::outcome;
@@ -52,8 +53,10 @@ pub struct ShardReport {
     pub counts: Counts,
     /// Batches the on-failure destination did not take.
     pub destination_errors: u64,
-    /// The last record done.
-    pub checkpoint: Option<String>,
+    /// The shard.
+    pub shard_id: String,
+    /// Where it stopped: the last record done, the open window.
+    pub checkpoint: ShardCheckpoint,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -208,7 +211,8 @@ impl ShardPoller {
         let result = self.poll(&control, id).await;
         control.finished(id);
         self.report.stats = self.state.stats().clone();
-        self.report.checkpoint = self.state.checkpoint().map(str::to_string);
+        self.report.shard_id = self.state.source().shard_id.clone();
+        self.report.checkpoint = self.state.saved();
         result.map(|()| self.report)
     }
 
@@ -445,7 +449,7 @@ mod tests {
         assert_eq!(failed[0].record["KinesisBatchInfo"]["batchSize"], 2);
         assert_eq!(failed[0].record["requestContext"]["approximateInvokeCount"], 2);
         assert_eq!(report.stats.discarded_records, 2);
-        assert_eq!(report.checkpoint.as_deref(), Some("4960005"));
+        assert_eq!(report.checkpoint.sequence_number.as_deref(), Some("4960005"));
     }
 
     #[tokio::test]

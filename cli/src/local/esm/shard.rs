@@ -27,6 +27,7 @@ use std::collections::{BTreeMap, VecDeque};
 use eddy::limits::{LAMBDA_MAX_PAYLOAD_BYTES, LAMBDA_STATE_MAX_BYTES};
 use eddy::workload::{lambda_record_bytes, EventSource, LambdaRecord};
 
+use super::checkpoint::{SavedWindow, ShardCheckpoint};
 use super::settings::EsmSettings;
 
 /// First wait before a failed batch is retried, ms; doubled each attempt.
@@ -323,6 +324,34 @@ impl ShardState {
     /// Whether a tumbling window is open (its final invoke not made yet).
     pub fn has_open_window(&self) -> bool {
         self.window.is_some()
+    }
+
+    /// Resumes where an earlier run stopped: after its checkpoint, in its open window.
+    pub fn resume(&mut self, saved: &ShardCheckpoint) {
+        self.checkpoint = saved.sequence_number.clone();
+        self.window = saved.window.as_ref().map(|w| {
+            self.last_arrival_ms = self.last_arrival_ms.max(w.start_ms);
+            OpenWindow {
+                start_ms: w.start_ms,
+                end_ms: w.end_ms,
+                state: w.state.clone(),
+                terminated_early: false,
+                failed_final: 0,
+                not_before_ms: i64::MIN,
+            }
+        });
+    }
+
+    /// Where this shard stands: the last record done and the open window.
+    pub fn saved(&self) -> ShardCheckpoint {
+        ShardCheckpoint {
+            sequence_number: self.checkpoint.clone(),
+            window: self.window.as_ref().map(|w| SavedWindow {
+                start_ms: w.start_ms,
+                end_ms: w.end_ms,
+                state: w.state.clone(),
+            }),
+        }
     }
 
     /// Takes records read from the shard, in order.
@@ -913,6 +942,25 @@ mod tests {
         }
         assert!(!shard.has_open_window());
         assert_eq!((shard.stats().windows_dropped, shard.stats().windows_closed), (1, 0));
+    }
+
+    #[test]
+    fn given_a_saved_checkpoint_and_window_then_a_new_state_resumes_in_that_window() {
+        let start = T0 - T0.rem_euclid(60_000);
+        let mut shard = ShardState::new(windowed(), source());
+        shard.push(vec![record(0, start + 5)], start + 5);
+        let batch = invoke(shard.next_step(start + 2000, Hints::default()));
+        shard.complete(batch, Outcome::Success { state: state("1") }, start + 2000);
+        let saved = shard.saved();
+        assert_eq!(saved.sequence_number.as_deref(), Some(record(0, 0).sequence_number.as_str()));
+
+        let mut resumed = ShardState::new(windowed(), source());
+        resumed.resume(&saved);
+        assert!(resumed.has_open_window());
+        resumed.push(vec![record(1, start + 10)], start + 3000);
+        let next = invoke(resumed.next_step(start + 4000, Hints::default()));
+        let window = next.window.unwrap();
+        assert_eq!((window.start_ms, window.state), (start, state("1")), "the same window, its state carried over");
     }
 
     #[test]

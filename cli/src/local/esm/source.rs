@@ -75,7 +75,19 @@ impl KinesisReader {
                 .shard_iterator_type(ShardIteratorType::AtTimestamp)
                 .timestamp(SmithyTime::from_secs_f64(seconds)),
         };
-        let out = request.send().await.map_err(|e| LocalError::aws("GetShardIterator", &self.stream, e))?;
+        let out = match request.send().await {
+            Ok(out) => out,
+            // a checkpoint from another incarnation of the stream: start over from the starting position
+            Err(e)
+                if self.last_sequence.is_some()
+                    && e.as_service_error().is_some_and(|s| s.is_invalid_argument_exception()) =>
+            {
+                tracing::warn!(stream = %self.stream, shard = %self.shard_id, error = %DisplayErrorContext(&e), "the checkpoint is not in the shard: reading from the starting position");
+                self.last_sequence = None;
+                return Box::pin(self.open()).await;
+            }
+            Err(e) => return Err(LocalError::aws("GetShardIterator", &self.stream, e)),
+        };
         out.shard_iterator.ok_or_else(|| LocalError::Aws {
             call: "GetShardIterator",
             target: self.stream.clone(),
