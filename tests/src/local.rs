@@ -257,6 +257,23 @@ impl LocalFunction for Counting {
     }
 }
 
+/// A function whose every invocation fails.
+pub struct Failing;
+
+#[async_trait]
+impl LocalFunction for Failing {
+    async fn invoke(&self, _payload: &[u8], _deadline: Deadline) -> Result<Invocation, String> {
+        Err("this function always fails".into())
+    }
+}
+
+/// Puts `handler` in place of the handler of the planned mappings of the function whose name ends with `suffix`.
+pub fn replace_handler(plan: &mut LocalRun, suffix: &str, handler: Arc<dyn LocalFunction>) {
+    for mapping in plan.mappings.iter_mut().filter(|m| m.runtime.function.ends_with(suffix)) {
+        mapping.runtime.handler = handler.clone();
+    }
+}
+
 /// Wraps the handlers of the planned mappings of `function` in a [`Counting`]; returns it.
 pub fn count_invocations(plan: &mut LocalRun, function_binary_suffix: &str) -> Option<Arc<Counting>> {
     let mapping = plan.mappings.iter_mut().find(|m| m.runtime.function.ends_with(function_binary_suffix))?;

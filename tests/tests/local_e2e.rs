@@ -12,10 +12,15 @@ use std::time::{Duration, Instant};
 
 use eddy::batch::compare_sequence;
 use eddy::gen::{GroundTruth, Packing};
+use std::sync::Arc;
+
 use eddy_cli::local::esm::checkpoint::Checkpoints;
-use eddy_cli::local::run::{FunctionSummary, RunSummary};
+use eddy_cli::local::put::Producer;
+use eddy_cli::local::run::{FunctionSummary, LocalRun, RunSummary};
+use eddy_cli::local::{provision, Clients, Stack, StackOptions, Template};
 use eddy_tests::local::{
-    count_ids, count_invocations, parse_lines, put_mixed, put_security, read_objects, Counting, TestStack,
+    count_ids, count_invocations, parse_lines, put_mixed, put_security, read_objects, replace_handler, template_path,
+    Counting, Failing, TestStack,
 };
 use eddy_tests::proxy::{FaultPlan, FaultProxy};
 use eddy_tests::Env;
@@ -267,5 +272,104 @@ async fn given_a_short_deadline_then_failed_entries_come_back_as_batch_item_fail
     }
 
     assert_delivered_without_sink_duplicates(&env, &stack, &generated_ids(&truth), &archive_calls, &enrich_calls).await;
+    stack.delete(&env).await;
+}
+
+#[tokio::test]
+async fn given_a_stack_that_was_not_created_then_run_and_put_say_to_run_up_first() {
+    let Some(env) = eddy_tests::emulators().await else { return };
+    let template = Template::load(&template_path()).unwrap();
+    let options = StackOptions { prefix: Some(eddy_tests::unique_name("e2e-none")), ..StackOptions::default() };
+    let stack = Stack::resolve(&template, &options).unwrap();
+    let clients = Clients::new(&env.sdk);
+    let Err(err) = LocalRun::plan(&stack, &clients, &env.sdk, &[]).await else { panic!("planned a missing stack") };
+    let err = err.to_string();
+    assert!(err.contains("does not exist in the emulators: run `eddy local up` first"), "{err}");
+    let raw = stack.stream("RawStream").unwrap().name.clone();
+    let mut producer = Producer::new(clients.kinesis.clone(), &raw, Packing::Plain);
+    producer.push(eddy::gen::Generator::new(eddy::gen::Scenario::Security, 1, 1).next().unwrap()).await.unwrap();
+    let err = producer.finish().await.unwrap_err().to_string();
+    assert!(err.contains(&format!("Kinesis stream {raw} does not exist")), "{err}");
+}
+
+#[tokio::test]
+async fn given_a_template_with_a_dynamodb_table_when_up_then_moto_has_it_with_its_key_and_ttl() {
+    let Some(env) = eddy_tests::emulators().await else { return };
+    let text = r#"
+Resources:
+  StateTable:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      BillingMode: PAY_PER_REQUEST
+      KeySchema: [{AttributeName: pk, KeyType: HASH}, {AttributeName: at, KeyType: RANGE}]
+      AttributeDefinitions: [{AttributeName: pk, AttributeType: S}, {AttributeName: at, AttributeType: N}]
+      TimeToLiveSpecification: {AttributeName: expires, Enabled: true}
+"#;
+    let template = Template::parse(text, std::path::PathBuf::new()).unwrap();
+    let options = StackOptions { prefix: Some(eddy_tests::unique_name("e2e-table")), ..StackOptions::default() };
+    let stack = Stack::resolve(&template, &options).unwrap();
+    let clients = Clients::new(&env.sdk);
+    let first = provision::up(&stack, &clients).await.unwrap();
+    let again = provision::up(&stack, &clients).await.unwrap();
+    assert!(first[0].created && !again[0].created, "{first:?} {again:?}");
+    let name = &stack.tables[0].name;
+    let described = clients.dynamodb.describe_table().table_name(name).send().await.unwrap();
+    let table = described.table().unwrap();
+    let keys: Vec<(String, String)> = table
+        .key_schema()
+        .iter()
+        .map(|k| (k.attribute_name().to_string(), k.key_type().as_str().to_string()))
+        .collect();
+    assert_eq!(keys, [("pk".to_string(), "HASH".to_string()), ("at".to_string(), "RANGE".to_string())]);
+    let ttl = clients.dynamodb.describe_time_to_live().table_name(name).send().await.unwrap();
+    let ttl = ttl.time_to_live_description().unwrap();
+    assert_eq!(ttl.attribute_name(), Some("expires"));
+    let _ = clients.dynamodb.delete_table().table_name(name).send().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn given_functions_that_always_fail_then_their_batches_go_to_their_on_failure_destinations() {
+    let Some(env) = eddy_tests::emulators().await else { return };
+    let stack = TestStack::up(&env, "e2e-dest", &[("MaximumRetryAttempts", "0"), ("BatchSize", "4")]).await.unwrap();
+    put_security(&stack.clients, stack.stream("RawStream"), 5, 3, Packing::Plain).await.unwrap();
+    let mut run = stack.plan(&env.sdk, &["archive", "enrich"]).await.unwrap();
+    replace_handler(&mut run, "-archive", Arc::new(Failing));
+    replace_handler(&mut run, "-enrich", Arc::new(Failing));
+    let summary = stack.run_until_idle(run, &Checkpoints::default()).await;
+    eprintln!("{summary}");
+    for binary in ["archive", "enrich"] {
+        let f = function(&summary, binary);
+        // bisected down to single records (no retry consumed), each then given up on at once
+        assert_eq!((f.stats.discarded_records, f.stats.discarded_batches), (5, 5), "{f}");
+        assert_eq!(f.destination_errors, 0, "{f}");
+    }
+    // archive: the failed batches whole in S3 under aws/lambda/, payload included
+    let bucket = stack.data_bucket();
+    let failed = parse_lines(&env.read_lines(bucket, "aws/lambda/").await.unwrap());
+    assert_eq!(failed.len(), 5);
+    let mut ids = BTreeSet::new();
+    for record in &failed {
+        assert_eq!(record["requestContext"]["condition"], "RetryAttemptsExhausted");
+        assert_eq!(record["KinesisBatchInfo"]["batchSize"], 1);
+        let payload: aws_lambda_events::event::kinesis::KinesisEvent =
+            serde_json::from_str(record["payload"].as_str().unwrap()).unwrap();
+        let data: Value = serde_json::from_slice(&payload.records[0].kinesis.data.0).unwrap();
+        ids.insert(data["id"].as_str().unwrap().to_string());
+    }
+    assert_eq!(ids.len(), 5, "every record's bytes are in the destination");
+    // enrich: the failed batches' coordinates on the queue
+    let queue = stack.clients.queue_url(&stack.stack.queues[0].name).await.unwrap();
+    let mut messages = Vec::new();
+    while messages.len() < 5 {
+        let got =
+            stack.clients.sqs.receive_message().queue_url(&queue).max_number_of_messages(10).send().await.unwrap();
+        if got.messages().is_empty() {
+            break;
+        }
+        messages.extend(got.messages().iter().map(|m| serde_json::from_str::<Value>(m.body().unwrap()).unwrap()));
+    }
+    assert_eq!(messages.len(), 5, "{messages:#?}");
+    assert!(messages.iter().all(|m| m["KinesisBatchInfo"]["streamArn"].as_str().unwrap().ends_with("-raw")));
+    assert!(messages.iter().all(|m| m.get("payload").is_none()));
     stack.delete(&env).await;
 }

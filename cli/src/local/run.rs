@@ -347,3 +347,61 @@ fn summarise(
     }
     summary
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::local::{StackOptions, Template};
+    use std::path::PathBuf;
+
+    fn plan_of(template: &str, only: &[&str]) -> Result<LocalRun, LocalError> {
+        let template = Template::parse(template, PathBuf::new()).unwrap();
+        let stack = Stack::resolve(&template, &StackOptions::default()).unwrap();
+        let sdk = SdkConfig::builder().behavior_version(aws_config::BehaviorVersion::latest()).build();
+        let only: Vec<String> = only.iter().map(|s| s.to_string()).collect();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(LocalRun::plan(&stack, &Clients::new(&sdk), &sdk, &only))
+    }
+
+    const DETECT: &str = r#"
+Resources:
+  InStream: {Type: AWS::Kinesis::Stream}
+  DetectFunction:
+    Type: AWS::Serverless::Function
+    Metadata: {BuildProperties: {Binary: detect}}
+    Properties:
+      Events:
+        In: {Type: Kinesis, Properties: {Stream: !GetAtt InStream.Arn, StartingPosition: LATEST}}
+"#;
+
+    #[test]
+    fn given_a_template_without_functions_then_run_says_there_is_nothing_to_run() {
+        let Err(err) = plan_of(
+            "Resources:
+  S: {Type: AWS::Kinesis::Stream}
+",
+            &[],
+        ) else {
+            panic!()
+        };
+        assert!(err.to_string().contains("no AWS::Serverless::Function with a Kinesis event"), "{err}");
+    }
+
+    #[test]
+    fn given_an_unknown_binary_then_its_function_is_skipped_with_the_reason() {
+        let plan = plan_of(DETECT, &[]).unwrap();
+        assert!(plan.mappings.is_empty());
+        assert_eq!(plan.skipped.len(), 1);
+        assert!(
+            plan.skipped[0].contains("binary \"detect\"") && plan.skipped[0].contains("archive, enrich"),
+            "{:?}",
+            plan.skipped
+        );
+    }
+
+    #[test]
+    fn given_an_unknown_function_name_then_run_lists_the_functions() {
+        let Err(err) = plan_of(DETECT, &["nope"]) else { panic!() };
+        assert_eq!(err.to_string(), "--function nope: the stack's functions are detect");
+    }
+}

@@ -10,7 +10,7 @@
 //! (`BucketName`, `Name`, ...) keeps that name.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use eddy::limits::{
@@ -734,14 +734,10 @@ fn esm_settings(props: &Props<'_>) -> Result<EsmSettings, TemplateError> {
     })
 }
 
-/// The repository's `template.yaml` (for tests and the default of `--template`).
-pub fn default_template_path() -> PathBuf {
-    Path::new("template.yaml").to_path_buf()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn repo_template() -> Template {
         Template::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../template.yaml")).unwrap()
