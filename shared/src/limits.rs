@@ -59,6 +59,9 @@ pub const LAMBDA_MAX_RETRY_ATTEMPTS: i64 = 10_000;
 /// limit) or between these two.
 pub const LAMBDA_RECORD_AGE_SECONDS: std::ops::RangeInclusive<i64> = 60..=604_800;
 
+/// Most concurrent batches per shard of a Kinesis event source mapping (`ParallelizationFactor`).
+pub const LAMBDA_MAX_PARALLELIZATION_FACTOR: i64 = 10;
+
 /// Longest Lambda function timeout, seconds.
 pub const LAMBDA_MAX_TIMEOUT_SECONDS: u64 = 900;
 

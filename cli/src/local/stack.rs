@@ -14,8 +14,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use eddy::limits::{
-    LAMBDA_KINESIS_MAX_BATCH_SIZE, LAMBDA_MAX_BATCHING_WINDOW_SECONDS, LAMBDA_MAX_RETRY_ATTEMPTS,
-    LAMBDA_MAX_TIMEOUT_SECONDS, LAMBDA_MAX_TUMBLING_WINDOW_SECONDS, LAMBDA_RECORD_AGE_SECONDS,
+    LAMBDA_KINESIS_MAX_BATCH_SIZE, LAMBDA_MAX_BATCHING_WINDOW_SECONDS, LAMBDA_MAX_PARALLELIZATION_FACTOR,
+    LAMBDA_MAX_RETRY_ATTEMPTS, LAMBDA_MAX_TIMEOUT_SECONDS, LAMBDA_MAX_TUMBLING_WINDOW_SECONDS,
+    LAMBDA_RECORD_AGE_SECONDS,
 };
 use serde_json::Value as Json;
 use yaml_serde::{Mapping, Value};
@@ -730,7 +731,8 @@ fn esm_settings(props: &Props<'_>) -> Result<EsmSettings, TemplateError> {
         max_retries: (retries >= 0).then_some(retries as u32),
         max_record_age: (age >= 0).then_some(Duration::from_secs(age as u64)),
         tumbling_window: (window > 0).then_some(Duration::from_secs(window as u64)),
-        parallelization_factor: props.in_range("ParallelizationFactor", 1, 1..=10)? as u32,
+        parallelization_factor: props.in_range("ParallelizationFactor", 1, 1..=LAMBDA_MAX_PARALLELIZATION_FACTOR)?
+            as u32,
     })
 }
 
