@@ -182,9 +182,6 @@ async fn plan_mapping(
     let name = format!("{}/{}", function.name, mapping.event);
     let destination = destination(stack, clients, &name, &mapping.destination).await?;
     let function_arn = format!("arn:aws:lambda:{}:{}:function:{}", stack.region, stack.account, function.name);
-    if !mapping.filter_patterns.is_empty() {
-        tracing::info!(mapping = %name, "FilterCriteria are not applied locally: the function gets every record");
-    }
     Ok(PlannedMapping {
         runtime: MappingRuntime {
             name,
@@ -270,6 +267,9 @@ impl fmt::Display for FunctionSummary {
             s.discarded_batches,
             s.discarded_records,
         )?;
+        if s.filtered_out > 0 {
+            write!(f, "; filtered out {}", s.filtered_out)?;
+        }
         if s.windows_closed > 0 || s.windows_dropped > 0 {
             write!(f, "; windows closed {}, dropped {}", s.windows_closed, s.windows_dropped)?;
         }

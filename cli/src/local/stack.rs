@@ -21,6 +21,7 @@ use eddy::limits::{
 use serde_json::Value as Json;
 use yaml_serde::{Mapping, Value};
 
+use super::esm::filter::FilterCriteria;
 use super::esm::settings::{EsmSettings, StartingPosition};
 use super::intrinsics::{scalar_string, Context, Physical, Resolver};
 use super::template::{Template, TemplateError};
@@ -155,8 +156,6 @@ pub struct MappingSpec {
     pub settings: EsmSettings,
     /// The on-failure destination.
     pub destination: Destination,
-    /// `FilterCriteria` patterns (not applied by the local mapping).
-    pub filter_patterns: Vec<String>,
 }
 
 /// A function with at least one Kinesis event.
@@ -666,12 +665,7 @@ fn mapping(props: &Props<'_>, event: String) -> Result<MappingSpec, TemplateErro
         None => Destination::None,
         Some(arn) => destination(&scalar_string(Some(arn))),
     };
-    let filter_patterns = props
-        .path(&["FilterCriteria", "Filters"])
-        .and_then(Json::as_array)
-        .map(|filters| filters.iter().filter_map(|f| f.get("Pattern")).map(|p| scalar_string(Some(p))).collect())
-        .unwrap_or_default();
-    Ok(MappingSpec { event, stream: stream_name(&stream_arn), settings, destination, filter_patterns })
+    Ok(MappingSpec { event, stream: stream_name(&stream_arn), settings, destination })
 }
 
 /// The stream's name in a stream (or consumer) ARN, or the value itself when it is a name.
@@ -733,7 +727,19 @@ fn esm_settings(props: &Props<'_>) -> Result<EsmSettings, TemplateError> {
         tumbling_window: (window > 0).then_some(Duration::from_secs(window as u64)),
         parallelization_factor: props.in_range("ParallelizationFactor", 1, 1..=LAMBDA_MAX_PARALLELIZATION_FACTOR)?
             as u32,
+        filter: filter_criteria(props)?,
     })
+}
+
+/// `FilterCriteria.Filters[].Pattern`, parsed; `None` without filters.
+fn filter_criteria(props: &Props<'_>) -> Result<Option<FilterCriteria>, TemplateError> {
+    let Some(filters) = props.path(&["FilterCriteria", "Filters"]).and_then(Json::as_array) else { return Ok(None) };
+    let patterns: Vec<String> =
+        filters.iter().filter_map(|f| f.get("Pattern")).map(|p| scalar_string(Some(p))).collect();
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    FilterCriteria::parse(&patterns).map(Some).map_err(|e| props.error("FilterCriteria", e))
 }
 
 #[cfg(test)]
@@ -797,7 +803,9 @@ mod tests {
         assert_eq!(aggregate.mappings[0].settings.tumbling_window, Some(Duration::from_secs(60)));
         assert_eq!(aggregate.mappings[0].destination, Destination::Queue("failure".into()));
         let filter = stack.function("filter").unwrap();
-        assert_eq!(filter.mappings[0].filter_patterns.len(), 4);
+        let criteria = filter.mappings[0].settings.filter.as_ref().expect("the filter's FilterCriteria");
+        assert!(criteria.matches(br#"{"http":{"status":503}}"#) && !criteria.matches(br#"{"http":{"status":200}}"#));
+        assert!(stack.function("archive").unwrap().mappings[0].settings.filter.is_none());
     }
 
     #[test]

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use super::filter::FilterCriteria;
+
 /// Where a new mapping starts reading a shard.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum StartingPosition {
@@ -34,6 +36,8 @@ pub struct EsmSettings {
     pub tumbling_window: Option<Duration>,
     /// `ParallelizationFactor` (read; the local mapping processes one batch per shard at a time).
     pub parallelization_factor: u32,
+    /// `FilterCriteria`: only matching records reach the function.
+    pub filter: Option<FilterCriteria>,
 }
 
 impl Default for EsmSettings {
@@ -48,6 +52,7 @@ impl Default for EsmSettings {
             max_record_age: None,
             tumbling_window: None,
             parallelization_factor: 1,
+            filter: None,
         }
     }
 }

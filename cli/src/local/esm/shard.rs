@@ -218,6 +218,8 @@ pub struct ShardStats {
     pub discarded_batches: u64,
     /// Records sent to the on-failure destination.
     pub discarded_records: u64,
+    /// Records `FilterCriteria` kept from the function.
+    pub filtered_out: u64,
 }
 
 impl ShardStats {
@@ -233,6 +235,7 @@ impl ShardStats {
         self.retries += other.retries;
         self.discarded_batches += other.discarded_batches;
         self.discarded_records += other.discarded_records;
+        self.filtered_out += other.filtered_out;
     }
 }
 
@@ -272,6 +275,8 @@ pub struct ShardState {
     window: Option<OpenWindow>,
     last_arrival_ms: i64,
     checkpoint: Option<String>,
+    /// The last record `FilterCriteria` kept from the function after the last one they let through.
+    filtered_tail: Option<String>,
     stats: ShardStats,
 }
 
@@ -287,6 +292,7 @@ impl ShardState {
             window: None,
             last_arrival_ms: i64::MIN,
             checkpoint: None,
+            filtered_tail: None,
             stats: ShardStats::default(),
         }
     }
@@ -354,8 +360,10 @@ impl ShardState {
         }
     }
 
-    /// Takes records read from the shard, in order.
+    /// Takes records read from the shard, in order; those `FilterCriteria`
+    /// keep from the function are done at once.
     pub fn push(&mut self, records: Vec<StreamRecord>, now_ms: i64) {
+        let records = self.filter(records);
         if records.is_empty() {
             return;
         }
@@ -368,6 +376,35 @@ impl ShardState {
             self.last_arrival_ms = self.last_arrival_ms.max(record.arrival_ms);
             let window_start_ms = window_ms.map(|w| self.last_arrival_ms.div_euclid(w) * w);
             self.buffer.push_back(Buffered { record, window_start_ms });
+        }
+    }
+
+    /// The records that pass the mapping's `FilterCriteria`. The checkpoint
+    /// moves past a filtered record once nothing before it is left to do.
+    fn filter(&mut self, records: Vec<StreamRecord>) -> Vec<StreamRecord> {
+        let Some(criteria) = &self.settings.filter else { return records };
+        let mut kept = Vec::with_capacity(records.len());
+        for record in records {
+            if criteria.matches(&record.data) {
+                kept.push(record);
+                self.filtered_tail = None;
+            } else {
+                self.stats.filtered_out += 1;
+                self.filtered_tail = Some(record.sequence_number);
+            }
+        }
+        if kept.is_empty() {
+            self.settle_filtered_tail();
+        }
+        kept
+    }
+
+    /// Moves the checkpoint past the filtered records at the end when nothing else is left to do.
+    fn settle_filtered_tail(&mut self) {
+        if self.buffer.is_empty() && self.retries.is_empty() {
+            if let Some(tail) = self.filtered_tail.take() {
+                self.checkpoint = Some(tail);
+            }
         }
     }
 
@@ -503,6 +540,13 @@ impl ShardState {
         batch.invocations += 1;
         self.stats.invocations += 1;
         self.stats.records_invoked += batch.records.len() as u64;
+        let discard = self.apply(batch, is_final, outcome, now_ms);
+        self.settle_filtered_tail();
+        discard
+    }
+
+    /// What an outcome does to the shard: checkpoint, window state, retries.
+    fn apply(&mut self, mut batch: Batch, is_final: bool, outcome: Outcome, now_ms: i64) -> Option<Discard> {
         match outcome {
             Outcome::Success { .. } if is_final => {
                 self.window = None;
@@ -607,6 +651,7 @@ impl ShardState {
         self.stats.discarded_batches += 1;
         self.stats.discarded_records += discard.records.len() as u64;
         self.advance_checkpoint(&discard.records);
+        self.settle_filtered_tail();
         discard
     }
 }
@@ -961,6 +1006,24 @@ mod tests {
         let next = invoke(resumed.next_step(start + 4000, Hints::default()));
         let window = next.window.unwrap();
         assert_eq!((window.start_ms, window.state), (start, state("1")), "the same window, its state carried over");
+    }
+
+    #[test]
+    fn given_filter_criteria_then_only_matching_records_are_invoked_and_the_others_are_done() {
+        let pattern = r#"{"data":{"n":[{"numeric":[">=",2]}]}}"#.to_string();
+        let filter = crate::local::esm::filter::FilterCriteria::parse(&[pattern]).unwrap();
+        let mut shard = ShardState::new(EsmSettings { filter: Some(filter), ..settings() }, source());
+        shard.push(records(0..2, T0), T0);
+        assert_eq!(shard.next_step(T0, Hints::default()), Step::Quiet, "nothing passes");
+        assert_eq!(shard.checkpoint(), Some(record(1, T0).sequence_number.as_str()), "filtered records are done");
+        let mut more = records(2..5, T0);
+        more.push(StreamRecord { data: br#"{"n":0}"#.to_vec(), ..record(5, T0) });
+        shard.push(more, T0);
+        let batch = invoke(shard.next_step(T0, Hints::default()));
+        assert_eq!(numbers(&batch.batch.records), [2, 3, 4]);
+        assert_eq!(shard.stats().filtered_out, 3);
+        shard.complete(batch, success(), T0);
+        assert_eq!(shard.checkpoint(), Some(record(5, T0).sequence_number.as_str()), "past the filtered tail");
     }
 
     #[test]
