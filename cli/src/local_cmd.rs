@@ -93,6 +93,11 @@ pub struct PutArgs {
 /// Runs an `eddy local` subcommand.
 pub async fn run(command: LocalCommand) -> anyhow::Result<()> {
     let sdk = eddy::aws::load_config().await;
+    anyhow::ensure!(
+        sdk.endpoint_url().is_some(),
+        "eddy local works against the emulators, and AWS_ENDPOINT_URL is not set: \
+         run scripts/emulators.sh start and eval \"$(scripts/emulators.sh env)\" (this guards a real account)"
+    );
     let clients = Clients::new(&sdk);
     let region = sdk.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into());
     match command {

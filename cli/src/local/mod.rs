@@ -70,9 +70,13 @@ pub enum LocalError {
 }
 
 impl LocalError {
-    /// A failed call `call` about `target`.
+    /// A failed call `call` about `target` (saying to start the emulators when nothing answered).
     pub fn aws(call: &'static str, target: impl Into<String>, error: impl std::error::Error) -> Self {
-        Self::Aws { call, target: target.into(), message: DisplayErrorContext(&error).to_string() }
+        let mut message = DisplayErrorContext(&error).to_string();
+        if message.contains("dispatch failure") {
+            message.push_str(" (are the emulators running? scripts/emulators.sh start)");
+        }
+        Self::Aws { call, target: target.into(), message }
     }
 }
 
