@@ -3,8 +3,9 @@
 //! run in-process by a local event source mapping, since the emulators run no
 //! Lambda functions here.
 //!
-//! - [`template`], [`intrinsics`], [`stack`]: `template.yaml` read and resolved
-//!   to local names and settings, so the local stack is the deployed one.
+//! - [`template`], [`intrinsics`], [`stack`], [`function`]: `template.yaml`
+//!   read and resolved to local names and settings, so the local stack is the
+//!   deployed one.
 //! - [`provision`]: `eddy local up`, creating the stack's resources (idempotent).
 //! - [`esm`], [`registry`], [`run`]: `eddy local run`, the event source mapping.
 //! - [`put`]: `eddy local put`, a producer into the `raw` stream.
@@ -13,7 +14,9 @@ use aws_config::SdkConfig;
 use aws_sdk_kinesis::error::DisplayErrorContext;
 
 pub mod esm;
+pub mod function;
 pub mod intrinsics;
+mod props;
 pub mod provision;
 pub mod put;
 pub mod registry;
