@@ -8,9 +8,9 @@ use anyhow::Context;
 use clap::Subcommand;
 use eddy::gen::{Generator, Packing, Scenario};
 use eddy_cli::local::esm::checkpoint::Checkpoints;
-use eddy_cli::local::esm::poller::now_ms;
+use eddy_cli::local::esm::poller::{now_ms, Control, POLL_INTERVAL};
 use eddy_cli::local::put::{put_generated, put_ndjson, Producer, PutSummary};
-use eddy_cli::local::run::LocalRun;
+use eddy_cli::local::run::{LocalRun, RunSummary};
 use eddy_cli::local::{provision, Clients, Stack, StackOptions, Template};
 
 /// The template and how to name its local stack.
@@ -115,7 +115,7 @@ pub async fn run(command: LocalCommand) -> anyhow::Result<()> {
             let plan = LocalRun::plan(&stack, &clients, &sdk, &functions).await?;
             let mappings = plan.mappings.iter().map(|m| format!("{} ({} shards)", m.runtime.name, m.shards.len()));
             eprintln!("eddy local run: {}", mappings.collect::<Vec<_>>().join(", "));
-            let summary = plan.run_until_ctrl_c(&clients.kinesis, until_idle, &checkpoints).await;
+            let summary = run_until_ctrl_c(plan, &clients, until_idle, &checkpoints).await;
             print!("{summary}");
             summary.checkpoints.save(&state)?;
             eprintln!(
@@ -139,6 +139,31 @@ pub async fn run(command: LocalCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Runs the mappings; a first Ctrl-C stops them after the invocations in flight, a second one kills.
+async fn run_until_ctrl_c(
+    plan: LocalRun,
+    clients: &Clients,
+    until_idle: bool,
+    checkpoints: &Checkpoints,
+) -> RunSummary {
+    let control = Control::new(POLL_INTERVAL);
+    let run = plan.run(control.clone(), &clients.kinesis, until_idle, checkpoints);
+    tokio::pin!(run);
+    tokio::select! {
+        summary = &mut run => return summary,
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    eprintln!("eddy local run: stopping after the invocations in flight (Ctrl-C again to kill)");
+    control.stop();
+    tokio::select! {
+        summary = &mut run => summary,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("eddy local run: killed; the checkpoints of this run are not saved");
+            std::process::exit(130)
+        }
+    }
 }
 
 fn resolve(args: &StackArgs, region: &str) -> anyhow::Result<Stack> {

@@ -14,7 +14,7 @@ use futures_util::future::join_all;
 
 use super::esm::checkpoint::Checkpoints;
 use super::esm::destination::{stable_uuid, LogOnFailure, OnFailure, S3OnFailure, SqsOnFailure};
-use super::esm::poller::{Control, MappingRuntime, ShardPoller, ShardReport, POLL_INTERVAL};
+use super::esm::poller::{Control, MappingRuntime, ShardPoller, ShardReport};
 use super::esm::shard::{ShardState, ShardStats, Source};
 use super::esm::source::KinesisReader;
 use super::registry::{builder, known_binaries, BuildContext, LocalFunction};
@@ -139,26 +139,6 @@ impl LocalRun {
         let watch = watch_idle(&control, until_idle);
         let (results, ()) = futures_util::future::join(join_all(loops), watch).await;
         summarise(functions, results, self.skipped, checkpoints.clone())
-    }
-
-    /// Like [`LocalRun::run`], stopping cleanly on Ctrl-C (the invocations in flight complete).
-    pub async fn run_until_ctrl_c(
-        self,
-        kinesis: &aws_sdk_kinesis::Client,
-        until_idle: bool,
-        checkpoints: &Checkpoints,
-    ) -> RunSummary {
-        let control = Control::new(POLL_INTERVAL);
-        let run = self.run(control.clone(), kinesis, until_idle, checkpoints);
-        tokio::pin!(run);
-        tokio::select! {
-            summary = &mut run => summary,
-            _ = tokio::signal::ctrl_c() => {
-                eprintln!("eddy local run: stopping after the invocations in flight (Ctrl-C again to kill)");
-                control.stop();
-                run.await
-            }
-        }
     }
 }
 
