@@ -23,6 +23,9 @@ use serde_json::Value;
 
 use crate::{fixture, unique_name, Env};
 
+/// How often idle shards are read in the tests (the emulators take it; Lambda polls about once a second).
+pub const TEST_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// The repository's SAM template.
 pub fn template_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../template.yaml")
@@ -72,9 +75,10 @@ impl TestStack {
         Ok(LocalRun::plan(&self.stack, &self.clients, function_sdk, &only).await?)
     }
 
-    /// Runs `plan` from `checkpoints` until every shard is drained and every window closed.
+    /// Runs `plan` from `checkpoints` until every shard is drained and every window closed
+    /// (idle shards read every [`TEST_POLL_INTERVAL`]).
     pub async fn run_until_idle(&self, plan: LocalRun, checkpoints: &Checkpoints) -> RunSummary {
-        let control = Control::new(eddy_cli::local::esm::poller::POLL_INTERVAL);
+        let control = Control::new(TEST_POLL_INTERVAL);
         plan.run(control, &self.clients.kinesis, true, checkpoints).await
     }
 

@@ -10,7 +10,9 @@
 //! `FailedPutCount`. Removed entries never reach LocalStack, so a record that
 //! shows up twice downstream was really sent twice. A share of whole put
 //! requests is answered `400 ThrottlingException` or `503` without being
-//! forwarded. Every other request is forwarded as it is.
+//! forwarded (always the first and the second put request, when those faults
+//! are planned, so that every run sees them). Every other request is
+//! forwarded as it is.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -231,12 +233,15 @@ impl Proxy {
 
     /// A put request: throttled, or forwarded with a share of its entries taken out.
     async fn put(&self, api: PutApi, parts: hyper::http::request::Parts, body: Bytes) -> Reply {
-        Counters::add(&self.counters.put_requests, 1);
-        if self.chance(self.plan.throttle) {
+        let n = self.counters.put_requests.fetch_add(1, Ordering::Relaxed);
+        // the first put request is throttled and the second fails when those faults are planned,
+        // so that every run sees each of them; then they come by chance
+        let first = |k, p: f64| n == k && p > 0.0;
+        if first(0, self.plan.throttle) || self.chance(self.plan.throttle) {
             Counters::add(&self.counters.throttled, 1);
             return json_error(StatusCode::BAD_REQUEST, "ThrottlingException", "Rate exceeded (fault proxy)");
         }
-        if self.chance(self.plan.unavailable) {
+        if first(1, self.plan.unavailable) || self.chance(self.plan.unavailable) {
             Counters::add(&self.counters.unavailable, 1);
             return json_error(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailableException", "(fault proxy)");
         }
