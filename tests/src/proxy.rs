@@ -140,6 +140,8 @@ impl PutApi {
 
 struct Proxy {
     upstream: String,
+    /// Other upstreams, by `X-Amz-Target` prefix (DynamoDB is moto, not LocalStack).
+    routes: Vec<(String, String)>,
     plan: FaultPlan,
     rng: Mutex<fastrand::Rng>,
     client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
@@ -155,12 +157,15 @@ pub struct FaultProxy {
 }
 
 impl FaultProxy {
-    /// Starts a proxy on 127.0.0.1 (a free port) in front of `upstream` (e.g. `http://127.0.0.1:4566`).
-    pub async fn start(upstream: &str, plan: FaultPlan) -> std::io::Result<Self> {
+    /// Starts a proxy on 127.0.0.1 (a free port) in front of `upstream` (e.g.
+    /// `http://127.0.0.1:4566`), sending requests whose `X-Amz-Target` starts
+    /// with a route's prefix to the route's upstream instead (e.g. `DynamoDB_` to moto).
+    pub async fn start(upstream: &str, routes: &[(&str, &str)], plan: FaultPlan) -> std::io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr: SocketAddr = listener.local_addr()?;
         let proxy = Arc::new(Proxy {
             upstream: upstream.trim_end_matches('/').to_string(),
+            routes: routes.iter().map(|(p, u)| (p.to_string(), u.trim_end_matches('/').to_string())).collect(),
             plan,
             rng: Mutex::new(fastrand::Rng::with_seed(plan.seed)),
             client: Client::builder(TokioExecutor::new()).build_http(),
@@ -283,11 +288,17 @@ impl Proxy {
         reply(StatusCode::OK, answer.to_string().into_bytes(), "application/x-amz-json-1.1")
     }
 
-    /// Sends the request on to LocalStack as it is (but for its body and length).
+    /// Where a request goes: the route its `X-Amz-Target` starts with, else LocalStack.
+    fn upstream_of(&self, parts: &hyper::http::request::Parts) -> &str {
+        let target = parts.headers.get("x-amz-target").and_then(|t| t.to_str().ok()).unwrap_or("");
+        self.routes.iter().find(|(prefix, _)| target.starts_with(prefix.as_str())).map_or(&self.upstream, |(_, u)| u)
+    }
+
+    /// Sends the request on to its upstream as it is (but for its body and length).
     async fn forward(&self, parts: hyper::http::request::Parts, body: Bytes) -> Result<Reply, Reply> {
         let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
         let uri: hyper::Uri =
-            format!("{}{path}", self.upstream).parse().map_err(|e: hyper::http::uri::InvalidUri| {
+            format!("{}{path}", self.upstream_of(&parts)).parse().map_err(|e: hyper::http::uri::InvalidUri| {
                 json_error(StatusCode::BAD_GATEWAY, "ProxyError", &e.to_string())
             })?;
         let mut request = Request::builder().method(parts.method).uri(uri);
@@ -309,5 +320,107 @@ impl Proxy {
         head.headers.remove(TRANSFER_ENCODING);
         head.headers.remove(CONTENT_LENGTH);
         Ok(Response::from_parts(head, Full::new(bytes)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    /// An upstream answering PutRecords with a result per entry it got, counting them.
+    async fn fake_upstream(name: &'static str, got: Arc<AtomicUsize>) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                let got = got.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |req: Request<Incoming>| {
+                        let got = got.clone();
+                        async move {
+                            let body = req.into_body().collect().await.unwrap().to_bytes();
+                            let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                            let n = request["Records"].as_array().map_or(0, Vec::len);
+                            got.fetch_add(n, Ordering::SeqCst);
+                            let results: Vec<Value> = (0..n)
+                                .map(|i| json!({"SequenceNumber": format!("{name}{i}"), "ShardId": "s"}))
+                                .collect();
+                            let answer = json!({"FailedRecordCount": 0, "Records": results}).to_string();
+                            Ok::<_, Infallible>(reply(
+                                StatusCode::OK,
+                                answer.into_bytes(),
+                                "application/x-amz-json-1.1",
+                            ))
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        url
+    }
+
+    async fn put_records(url: &str, target: &str, n: usize) -> Value {
+        let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+        let records: Vec<Value> = (0..n).map(|i| json!({"Data": "eA==", "PartitionKey": format!("k{i}")})).collect();
+        let body = json!({"StreamName": "s", "Records": records}).to_string();
+        let request =
+            Request::post(format!("{url}/")).header("x-amz-target", target).body(Full::new(Bytes::from(body))).unwrap();
+        let response = client.request(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn given_a_failure_share_then_failed_entries_are_never_forwarded_and_the_answer_names_them() {
+        let (localstack, moto) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let upstream = fake_upstream("ls", localstack.clone()).await;
+        let dynamodb = fake_upstream("moto", moto.clone()).await;
+        let plan = FaultPlan { seed: 3, entry_failure: 0.5, throttle: 0.0, unavailable: 0.0 };
+        let proxy = FaultProxy::start(&upstream, &[("DynamoDB_", &dynamodb)], plan).await.unwrap();
+
+        let answer = put_records(&proxy.url, "Kinesis_20131202.PutRecords", 40).await;
+        let results = answer["Records"].as_array().unwrap();
+        let failed: Vec<usize> = (0..40).filter(|&i| results[i].get("ErrorCode").is_some()).collect();
+        assert_eq!(answer["FailedRecordCount"], failed.len());
+        assert!((8..=32).contains(&failed.len()), "about half: {}", failed.len());
+        assert_eq!(localstack.load(Ordering::SeqCst), 40 - failed.len(), "failed entries are not forwarded");
+        let stats = proxy.stats();
+        assert_eq!(
+            (stats.entries, stats.entries_failed, stats.entries_forwarded),
+            (40, failed.len() as u64, 40 - failed.len() as u64)
+        );
+        // the kept entries get the upstream's results, in order
+        let kept: Vec<&str> = results.iter().filter_map(|r| r["SequenceNumber"].as_str()).collect();
+        assert_eq!(kept, (0..40 - failed.len()).map(|i| format!("ls{i}")).collect::<Vec<_>>());
+        // other targets pass through, to their route
+        let answer = put_records(&proxy.url, "DynamoDB_20120810.BatchWriteItem", 3).await;
+        assert_eq!(answer["FailedRecordCount"], 0);
+        assert_eq!(moto.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn given_throttles_and_unavailability_planned_then_the_first_two_put_requests_get_them() {
+        let upstream = fake_upstream("ls", Arc::new(AtomicUsize::new(0))).await;
+        let plan = FaultPlan { seed: 1, entry_failure: 0.0, throttle: 0.01, unavailable: 0.01 };
+        let proxy = FaultProxy::start(&upstream, &[], plan).await.unwrap();
+        let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+        let mut statuses = Vec::new();
+        for _ in 0..2 {
+            let request = Request::post(format!("{}/", proxy.url))
+                .header("x-amz-target", "Firehose_20150804.PutRecordBatch")
+                .body(Full::new(Bytes::from(r#"{"Records":[{"Data":"eA=="}]}"#)))
+                .unwrap();
+            let response = client.request(request).await.unwrap();
+            statuses.push((response.status(), response.headers().get("x-amzn-ErrorType").cloned()));
+        }
+        assert_eq!(statuses[0].0, StatusCode::BAD_REQUEST);
+        assert_eq!(statuses[0].1.as_ref().unwrap(), "ThrottlingException");
+        assert_eq!(statuses[1].0, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!((proxy.stats().throttled, proxy.stats().unavailable), (1, 1));
     }
 }

@@ -216,7 +216,8 @@ async fn assert_delivered_without_sink_duplicates(
 /// A proxy in front of LocalStack, and the functions' SDK configuration pointing at it
 /// (set in code, so it wins over `AWS_ENDPOINT_URL`; the tests' own clients stay direct).
 async fn fault_proxy(env: &Env, plan: FaultPlan) -> (FaultProxy, aws_config::SdkConfig) {
-    let proxy = FaultProxy::start(&env.endpoint, plan).await.unwrap();
+    let moto = std::env::var("AWS_ENDPOINT_URL_DYNAMODB").unwrap_or_else(|_| env.endpoint.clone());
+    let proxy = FaultProxy::start(&env.endpoint, &[("DynamoDB_", &moto)], plan).await.unwrap();
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest()).endpoint_url(&proxy.url).load().await;
     (proxy, sdk)
 }
