@@ -1,5 +1,7 @@
 //! The `eddy` command: run a function's real handler on a Lambda event file
-//! (`eddy invoke`), and more as the project grows.
+//! (`eddy invoke`), the embedded pipeline (`eddy run`), generated workloads
+//! (`eddy gen`), rules tooling (`eddy rules`) and the local stack against the
+//! emulators (`eddy local`).
 
 use std::path::PathBuf;
 
@@ -11,6 +13,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod gen;
 mod invoke;
+mod local_cmd;
 mod rules;
 mod run;
 
@@ -59,6 +62,11 @@ enum Command {
         #[command(subcommand)]
         command: rules::RulesCommand,
     },
+    /// The stack in LocalStack and moto: create it, put events, run the functions on its shards.
+    Local {
+        #[command(subcommand)]
+        command: local_cmd::LocalCommand,
+    },
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -72,6 +80,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Rules { command } => rules::run(command),
         Command::Run(args) => run::run(args).await,
         Command::Gen(args) => gen::run(args),
+        Command::Local { command } => local_cmd::run(command).await,
         Command::ReferenceBatch { out, records, record_bytes } => {
             let event = eddy::workload::reference_event(records, record_bytes);
             std::fs::write(&out, &event).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;

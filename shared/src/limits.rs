@@ -55,9 +55,37 @@ pub const KINESIS_MAX_PARTITION_KEY_CHARS: usize = 256;
 /// Lambda passes tumbling-window state of at most 1 MB between invocations.
 pub const LAMBDA_STATE_MAX_BYTES: usize = 1024 * 1024;
 
-/// Lambda's limit on a synchronous invocation's payload (the event source
-/// mapping's batch of Kinesis records, envelope included): 6 MB.
-pub const LAMBDA_PAYLOAD_MAX_BYTES: usize = 6 * 1024 * 1024;
+/// Lambda's limit on a synchronous invocation's payload (6 MB): an event
+/// source mapping's batch never exceeds it.
+pub const LAMBDA_MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
+
+/// Most records of a Kinesis event source mapping's batch (`BatchSize`).
+pub const LAMBDA_KINESIS_MAX_BATCH_SIZE: usize = 10_000;
+
+/// Longest `MaximumBatchingWindowInSeconds` of an event source mapping.
+pub const LAMBDA_MAX_BATCHING_WINDOW_SECONDS: u64 = 300;
+
+/// Longest `TumblingWindowInSeconds` of a Kinesis event source mapping.
+pub const LAMBDA_MAX_TUMBLING_WINDOW_SECONDS: u64 = 900;
+
+/// Most `MaximumRetryAttempts` of a Kinesis event source mapping (-1 means no limit).
+pub const LAMBDA_MAX_RETRY_ATTEMPTS: i64 = 10_000;
+
+/// `MaximumRecordAgeInSeconds` of a Kinesis event source mapping: -1 (no
+/// limit) or between these two.
+pub const LAMBDA_RECORD_AGE_SECONDS: std::ops::RangeInclusive<i64> = 60..=604_800;
+
+/// Most concurrent batches per shard of a Kinesis event source mapping (`ParallelizationFactor`).
+pub const LAMBDA_MAX_PARALLELIZATION_FACTOR: i64 = 10;
+
+/// Longest Lambda function timeout, seconds.
+pub const LAMBDA_MAX_TIMEOUT_SECONDS: u64 = 900;
+
+/// Most records one Kinesis GetRecords call returns.
+pub const KINESIS_GET_RECORDS_MAX: usize = 10_000;
+
+/// Largest SQS message body (256 KiB): an on-failure record sent to a queue.
+pub const SQS_MAX_MESSAGE_BYTES: usize = 256 * 1024;
 
 /// Default cap on the bytes one gzip record may decompress to.
 pub const DEFAULT_MAX_DECOMPRESSED_BYTES: usize = 8 * 1024 * 1024;

@@ -43,27 +43,85 @@ pub fn kinesis_event_at(
     first_seq: u64,
     extra: &[(&str, String)],
 ) -> Vec<u8> {
+    let sequence_numbers: Vec<String> = (0..records.len() as u64).map(|i| sequence_number(first_seq + i)).collect();
+    let lambda_records: Vec<LambdaRecord<'_>> = records
+        .iter()
+        .zip(&sequence_numbers)
+        .enumerate()
+        .map(|(i, (r, seq))| LambdaRecord {
+            partition_key: &r.partition_key,
+            sequence_number: seq,
+            data: &r.data,
+            arrival: arrivals.get(i).copied().unwrap_or_default(),
+        })
+        .collect();
+    let source = EventSource {
+        shard_id,
+        stream_arn,
+        region: "us-east-1",
+        invoke_identity_arn: "arn:aws:iam::123456789012:role/eddy",
+    };
+    lambda_kinesis_event(&lambda_records, &source, extra)
+}
+
+/// One Kinesis record as it is read from a shard, for [`lambda_kinesis_event`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LambdaRecord<'a> {
+    /// The partition key.
+    pub partition_key: &'a str,
+    /// The sequence number Kinesis gave the record.
+    pub sequence_number: &'a str,
+    /// The record's bytes (sent base64-encoded).
+    pub data: &'a [u8],
+    /// `ApproximateArrivalTimestamp`, seconds since the epoch.
+    pub arrival: f64,
+}
+
+/// Where the records of a Lambda Kinesis event come from, and who reads them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventSource<'a> {
+    /// The shard, e.g. `shardId-000000000000` (the `eventID` is `shard:sequence`).
+    pub shard_id: &'a str,
+    /// The stream's ARN (`eventSourceARN`).
+    pub stream_arn: &'a str,
+    /// The region (`awsRegion`).
+    pub region: &'a str,
+    /// The role the event source mapping reads with (`invokeIdentityArn`).
+    pub invoke_identity_arn: &'a str,
+}
+
+/// The Lambda Kinesis event (the JSON Lambda sends) holding `records` read
+/// from `source`, with `extra` top-level members appended verbatim (the
+/// tumbling-window members). Every field Lambda sets is there, in its order.
+pub fn lambda_kinesis_event(
+    records: &[LambdaRecord<'_>],
+    source: &EventSource<'_>,
+    extra: &[(&str, String)],
+) -> Vec<u8> {
     let b64 = base64_simd::STANDARD;
-    let size: usize = records.iter().map(|r| b64.encoded_length(r.data.len()) + r.partition_key.len() + 520).sum();
-    let mut out = Vec::with_capacity(size + 64);
+    let size: usize = records.iter().map(|r| lambda_record_bytes(r, source)).sum();
+    let mut out = Vec::with_capacity(size + 64 + extra.iter().map(|(k, v)| k.len() + v.len() + 4).sum::<usize>());
     out.extend_from_slice(b"{\"Records\":[");
     for (i, r) in records.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        let seq = sequence_number(first_seq + i as u64);
         out.extend_from_slice(b"{\"kinesis\":{\"kinesisSchemaVersion\":\"1.0\",\"partitionKey\":");
-        json::write_str(&mut out, &r.partition_key);
-        out.extend_from_slice(b",\"sequenceNumber\":\"");
-        out.extend_from_slice(seq.as_bytes());
-        out.extend_from_slice(b"\",\"data\":\"");
-        out.extend_from_slice(b64.encode_to_string(&r.data).as_bytes());
+        json::write_str(&mut out, r.partition_key);
+        out.extend_from_slice(b",\"sequenceNumber\":");
+        json::write_str(&mut out, r.sequence_number);
+        out.extend_from_slice(b",\"data\":\"");
+        out.extend_from_slice(b64.encode_to_string(r.data).as_bytes());
         out.extend_from_slice(b"\",\"approximateArrivalTimestamp\":");
-        json::write_f64(&mut out, arrivals.get(i).copied().unwrap_or_default());
+        json::write_f64(&mut out, r.arrival);
         out.extend_from_slice(b"},\"eventSource\":\"aws:kinesis\",\"eventVersion\":\"1.0\",\"eventID\":");
-        json::write_str(&mut out, &format!("{shard_id}:{seq}"));
-        out.extend_from_slice(b",\"eventName\":\"aws:kinesis:record\",\"invokeIdentityArn\":\"arn:aws:iam::123456789012:role/eddy\",\"awsRegion\":\"us-east-1\",\"eventSourceARN\":");
-        json::write_str(&mut out, stream_arn);
+        json::write_str(&mut out, &format!("{}:{}", source.shard_id, r.sequence_number));
+        out.extend_from_slice(b",\"eventName\":\"aws:kinesis:record\",\"invokeIdentityArn\":");
+        json::write_str(&mut out, source.invoke_identity_arn);
+        out.extend_from_slice(b",\"awsRegion\":");
+        json::write_str(&mut out, source.region);
+        out.extend_from_slice(b",\"eventSourceARN\":");
+        json::write_str(&mut out, source.stream_arn);
         out.push(b'}');
     }
     out.push(b']');
@@ -118,6 +176,25 @@ pub fn shard_batches(
     batches.into_iter().map(|(_, b)| b).collect()
 }
 
+/// An upper bound of the bytes `record` takes in a Lambda Kinesis event from
+/// `source`: its data in base64, its key (every character escaped at worst),
+/// its sequence number twice (`sequenceNumber` and `eventID`), the ARNs, the
+/// region and the field names.
+pub fn lambda_record_bytes(record: &LambdaRecord<'_>, source: &EventSource<'_>) -> usize {
+    /// The field names, quotes and punctuation of one record, and its arrival time.
+    const ENVELOPE: usize = 340;
+    /// `\u00XX`: the longest escape of one byte of a JSON string.
+    const WORST_ESCAPE: usize = 6;
+    record.data.len().div_ceil(3) * 4
+        + record.partition_key.len() * WORST_ESCAPE
+        + 2 * record.sequence_number.len()
+        + source.shard_id.len()
+        + source.stream_arn.len()
+        + source.region.len()
+        + source.invoke_identity_arn.len()
+        + ENVELOPE
+}
+
 const SERVICES: [&str; 8] = ["auth", "checkout", "search", "catalog", "payments", "profile", "cart", "shipping"];
 const PATHS: [&str; 6] = ["/login", "/api/v1/orders", "/api/v1/items/42", "/admin/users", "/health", "/api/v1/cart"];
 const AGENTS: [&str; 3] = [
@@ -168,7 +245,7 @@ pub fn reference_event(records: usize, record_bytes: usize) -> Vec<u8> {
 }
 
 /// Records in DESIGN.md's reference batch ("about 6,700"): as many of these
-/// access events as fit one Lambda invocation ([`crate::limits::LAMBDA_PAYLOAD_MAX_BYTES`], 6 MB).
+/// access events as fit one Lambda invocation ([`crate::limits::LAMBDA_MAX_PAYLOAD_BYTES`], 6 MB).
 pub const REFERENCE_RECORDS: usize = 6_400;
 /// Payload bytes per record in DESIGN.md's reference batch: access events
 /// without padding (~320 bytes). Lambda's envelope adds ~520 bytes per record
@@ -185,13 +262,13 @@ pub const HEAVY_RECORDS: usize = 6_700;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::limits::LAMBDA_PAYLOAD_MAX_BYTES;
+    use crate::limits::LAMBDA_MAX_PAYLOAD_BYTES;
 
     #[test]
     fn the_reference_event_fits_one_lambda_invocation_and_the_heavy_one_does_not() {
         let event = reference_event(REFERENCE_RECORDS, REFERENCE_RECORD_BYTES);
-        assert!(event.len() <= LAMBDA_PAYLOAD_MAX_BYTES, "{} bytes", event.len());
-        assert!(event.len() > LAMBDA_PAYLOAD_MAX_BYTES * 9 / 10, "{} bytes: near the limit", event.len());
+        assert!(event.len() <= LAMBDA_MAX_PAYLOAD_BYTES, "{} bytes", event.len());
+        assert!(event.len() > LAMBDA_MAX_PAYLOAD_BYTES * 9 / 10, "{} bytes: near the limit", event.len());
         let heavy = reference_event(HEAVY_RECORDS, HEAVY_RECORD_BYTES);
         assert!((7_500_000..8_500_000).contains(&heavy.len()), "{} bytes", heavy.len());
         let parsed: aws_lambda_events::event::kinesis::KinesisEvent = serde_json::from_slice(&event).unwrap();
@@ -252,6 +329,42 @@ mod tests {
         }
         assert_eq!(total, 50);
         assert!(batches.iter().map(|b| b.shard).collect::<std::collections::HashSet<_>>().len() > 1);
+    }
+
+    #[test]
+    fn lambda_events_carry_the_real_coordinates_and_stay_within_their_size_bound() {
+        let keys = ["plain", "k\"ey\u{1}", &"x".repeat(256)];
+        let datas: [&[u8]; 3] = [b"{\"a\":1}", &[0xff, 0, 1], &[7u8; 3000]];
+        let seqs = ["49", "49590338271490256608559692538361571095921575989136588898", "1"];
+        let records: Vec<LambdaRecord<'_>> = (0..3)
+            .map(|i| LambdaRecord {
+                partition_key: keys[i],
+                sequence_number: seqs[i],
+                data: datas[i],
+                arrival: 1_795_978_506.166 + i as f64,
+            })
+            .collect();
+        let source = EventSource {
+            shard_id: "shardId-000000000001",
+            stream_arn: "arn:aws:kinesis:eu-west-1:000000000000:stream/t-raw",
+            region: "eu-west-1",
+            invoke_identity_arn: "arn:aws:iam::000000000000:role/archive",
+        };
+        let event = lambda_kinesis_event(&records, &source, &[]);
+        let bound: usize = records.iter().map(|r| lambda_record_bytes(r, &source)).sum();
+        assert!(event.len() <= bound + 16, "{} > {bound}", event.len());
+        let parsed: aws_lambda_events::event::kinesis::KinesisEvent = serde_json::from_slice(&event).unwrap();
+        for (i, r) in parsed.records.iter().enumerate() {
+            assert_eq!(r.kinesis.sequence_number, seqs[i]);
+            assert_eq!(r.kinesis.partition_key, keys[i]);
+            assert_eq!(r.kinesis.data.0, datas[i]);
+            assert_eq!(r.event_id.as_deref(), Some(format!("shardId-000000000001:{}", seqs[i]).as_str()));
+            assert_eq!(r.aws_region.as_deref(), Some("eu-west-1"));
+            assert_eq!(r.event_source_arn.as_deref(), Some(source.stream_arn));
+            assert_eq!(r.invoke_identity_arn.as_deref(), Some(source.invoke_identity_arn));
+            assert_eq!(r.event_source.as_deref(), Some("aws:kinesis"));
+        }
+        assert_eq!(parsed.records[2].kinesis.approximate_arrival_timestamp.0.timestamp_millis(), 1_795_978_508_166);
     }
 
     #[test]

@@ -15,6 +15,9 @@
 //! Resource names are unique per call ([`unique_name`]), so tests run in
 //! parallel and can be re-run against the same emulators.
 
+pub mod local;
+pub mod proxy;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::PathBuf;

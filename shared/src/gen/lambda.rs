@@ -39,8 +39,7 @@ pub const KPL_MAX_BYTES: usize = 51_200;
 pub const CLOUDWATCH_MAX_EVENTS: usize = 50;
 /// How long (event time, ms) a log event waits for others of its stream before its payload goes out.
 pub const CLOUDWATCH_MAX_WAIT_MS: i64 = 2_000;
-/// Lambda's limit on an invocation's payload (6 MB).
-pub const LAMBDA_MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
+pub use crate::limits::LAMBDA_MAX_PAYLOAD_BYTES;
 /// Lambda's default batch size for Kinesis event sources.
 pub const DEFAULT_BATCH_SIZE: usize = 100;
 /// The shard of the generated Lambda events.

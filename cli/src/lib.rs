@@ -1,0 +1,7 @@
+//! # eddy-cli
+//!
+//! The library behind the `eddy` command's tooling that talks to the local
+//! emulators: [`local`] (`eddy local up | run | put`), so that the
+//! integration tests drive the same code the command runs.
+
+pub mod local;
