@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use eddy::enrich::{EnrichConfig, Enricher};
 use eddy::gen::{Generator, GroundTruth, Scenario};
-use eddy::pipeline::run::{Pipeline, RawEvent, Settings, Totals};
+use eddy::pipeline::run::{Pipeline, RawEvent, Settings, Totals, FUNCTIONS};
 use eddy::rules::{Format, RuleSet};
 use eddy::window::AggregateConfig;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -348,7 +348,29 @@ pub fn print_summary(args: &RunArgs, totals: &Totals, elapsed: Duration) {
         let short: String = line.chars().take(160).collect();
         println!("  {short}{}", if line.len() > 160 { " ..." } else { "" });
     }
+    print_cpu(totals);
     println!("output: {}/{{archive,enriched,alerts,reports,late,quarantine}}", args.out.display());
+}
+
+/// CPU time per function (handler and sinks) per event, and the throughput per
+/// core that makes through archive + enrich + filter, and through all four.
+fn print_cpu(totals: &Totals) {
+    let events = totals.events_in.max(1) as f64;
+    let per_event = |d: Duration| d.as_secs_f64() * 1e6 / events;
+    let parts: Vec<String> = FUNCTIONS
+        .iter()
+        .zip(totals.cpu)
+        .map(|(name, cpu)| format!("{name} {:.2} s ({:.2} us/event)", cpu.as_secs_f64(), per_event(cpu)))
+        .collect();
+    println!("cpu time: {}", parts.join(", "));
+    let three: Duration = totals.cpu[..3].iter().sum();
+    let four: Duration = totals.cpu.iter().sum();
+    let rate = |d: Duration| events / d.as_secs_f64().max(1e-9);
+    println!(
+        "throughput per core: {:.0} events/s through archive + enrich + filter, {:.0} events/s through all four",
+        rate(three),
+        rate(four)
+    );
 }
 
 fn print_counts(name: &str, c: &Counts) {

@@ -56,8 +56,8 @@ pub fn parse_kinesis_event(payload: &[u8]) -> Result<Vec<InRecord<'_>>, BatchErr
         .into_iter()
         .map(|r| {
             let shard_id = match r.event_id {
-                Cow::Borrowed(id) => Cow::Borrowed(id.split(':').next().unwrap_or_default()),
-                Cow::Owned(id) => Cow::Owned(id.split(':').next().unwrap_or_default().to_string()),
+                Cow::Borrowed(id) => Cow::Borrowed(shard_of(id)),
+                Cow::Owned(id) => Cow::Owned(shard_of(&id).to_string()),
             };
             InRecord {
                 shard_id,
@@ -68,6 +68,13 @@ pub fn parse_kinesis_event(payload: &[u8]) -> Result<Vec<InRecord<'_>>, BatchErr
             }
         })
         .collect())
+}
+
+/// The shard of an `eventID` (`shardId-000000000000:4959...` -> `shardId-000000000000`):
+/// a short scan from the start, the colon comes early.
+fn shard_of(event_id: &str) -> &str {
+    let end = event_id.bytes().position(|b| b == b':').unwrap_or(event_id.len());
+    &event_id[..end]
 }
 
 /// Why a processor left an event out; counted per reason.
@@ -102,9 +109,17 @@ struct Slot {
 }
 
 impl Outputs {
-    fn new(limits: impl IntoIterator<Item = Option<ServiceLimits>>) -> Self {
+    /// Outputs for sinks with these limits, each with room for `capacity` entries.
+    fn new(limits: impl IntoIterator<Item = Option<ServiceLimits>>, capacity: usize) -> Self {
         Self {
-            slots: limits.into_iter().map(|limits| Slot { limits, records: Vec::new(), owners: Vec::new() }).collect(),
+            slots: limits
+                .into_iter()
+                .map(|limits| Slot {
+                    limits,
+                    records: Vec::with_capacity(capacity),
+                    owners: Vec::with_capacity(capacity),
+                })
+                .collect(),
             item: 0,
             oversized: None,
         }
@@ -275,7 +290,7 @@ impl Driver<'_> {
     /// Decodes every record and runs the processor: synchronous, no I/O.
     fn stage<P: Processor>(&self, records: &[InRecord<'_>], processor: &mut P) -> Staged {
         let mut staged = Staged {
-            outputs: Outputs::new(self.sinks.iter().map(|s| s.limits())),
+            outputs: Outputs::new(self.sinks.iter().map(|s| s.limits()), records.len()),
             quarantine: Vec::new(),
             quarantine_owners: Vec::new(),
             items: Vec::with_capacity(records.len()),

@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 
-use crate::json::cursor::Cursor;
+use crate::json::cursor::{Cursor, StrSpan};
 
 /// One record's fields, borrowed from the event JSON where no unescaping was needed.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -109,7 +109,47 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// One record: in the layout Lambda writes, read straight through; in any
+    /// other (members reordered, white space), by the general object walk.
     fn record(&mut self) -> Result<RawRecord<'a>, String> {
+        let start = self.c.pos();
+        if let Some(rec) = self.lambda_layout() {
+            return Ok(rec);
+        }
+        self.c = Cursor::at(self.c.bytes(), start);
+        self.any_layout()
+    }
+
+    /// A record exactly as Lambda lays it out (members in its order, no white
+    /// space, no escapes in the fields read); `None` at the first difference.
+    fn lambda_layout(&mut self) -> Option<RawRecord<'a>> {
+        let c = &mut self.c;
+        let bytes = c.bytes();
+        let text = |span: StrSpan| (!span.escaped).then(|| std::str::from_utf8(span.raw(bytes)).ok()).flatten();
+        let mut rec = RawRecord::default();
+        c.literal(br#"{"kinesis":{"kinesisSchemaVersion":"1.0","partitionKey":"#).then_some(())?;
+        rec.partition_key = Cow::Borrowed(text(c.string()?)?);
+        c.literal(br#","sequenceNumber":"#).then_some(())?;
+        rec.sequence_number = Cow::Borrowed(text(c.string()?)?);
+        c.literal(br#","data":"#).then_some(())?;
+        let data = c.string()?;
+        (!data.escaped).then_some(())?;
+        rec.data = Cow::Borrowed(data.raw(bytes));
+        c.literal(br#","approximateArrivalTimestamp":"#).then_some(())?;
+        rec.approximate_arrival = std::str::from_utf8(c.number()?).ok()?.parse().ok()?;
+        c.literal(br#"},"eventSource":"aws:kinesis","eventVersion":"1.0","eventID":"#).then_some(())?;
+        rec.event_id = Cow::Borrowed(text(c.string()?)?);
+        c.literal(br#","eventName":"aws:kinesis:record","invokeIdentityArn":"#).then_some(())?;
+        c.string()?;
+        c.literal(br#","awsRegion":"#).then_some(())?;
+        c.string()?;
+        c.literal(br#","eventSourceARN":"#).then_some(())?;
+        c.string()?;
+        c.literal(b"}").then_some(rec)
+    }
+
+    /// A record in any member order and spacing.
+    fn any_layout(&mut self) -> Result<RawRecord<'a>, String> {
         let mut rec = RawRecord::default();
         self.object(|r, key| match key {
             b"eventID" => r.string().map(|s| rec.event_id = s),
@@ -169,6 +209,29 @@ mod tests {
         assert_eq!(recs[0].data.as_ref(), b"eyJ9");
         assert_eq!(recs[0].event_id, "shardId-000000000003:49");
         assert_eq!(recs[0].approximate_arrival, 1732500000.25);
+    }
+
+    #[test]
+    fn lambda_s_layout_and_any_other_read_the_same() {
+        let records = vec![
+            crate::workload::TestRecord { partition_key: "plain".into(), data: b"{\"a\":1}".to_vec() },
+            // an escaped key: the straight read gives way to the general one mid-record
+            crate::workload::TestRecord { partition_key: "k\"1".into(), data: b"x".to_vec() },
+        ];
+        let lambda = crate::workload::kinesis_event(&records, "shardId-000000000001", "arn:s", 7, 1.5);
+        let value: serde_json::Value = serde_json::from_slice(&lambda).unwrap();
+        let reordered = serde_json::to_vec_pretty(&value).unwrap(); // keys sorted, white space
+        let (a, b) = (read_records(&lambda).unwrap(), read_records(&reordered).unwrap());
+        assert_eq!(a, b);
+        assert_eq!(a[1].partition_key, "k\"1");
+        assert!(matches!(a[0].partition_key, Cow::Borrowed("plain")));
+        assert_eq!(a[1].event_id, format!("shardId-000000000001:{}", crate::workload::sequence_number(8)));
+        // the first record of Lambda's layout is read straight through; the second is not
+        let first = lambda.iter().position(|&b| b == b'[').unwrap() + 1;
+        let mut r = Reader { c: Cursor::at(&lambda, first) };
+        assert_eq!(r.lambda_layout().as_ref(), Some(&a[0]));
+        r.c.eat(b',');
+        assert_eq!(r.lambda_layout(), None);
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod fraud;
 pub mod gen;
 pub mod json;
 pub mod limits;
+pub mod measure;
 pub mod pipeline;
 pub mod rules;
 pub mod sink;

@@ -105,12 +105,12 @@ pub fn scan<'a>(text: &'a str, members: &mut Vec<Member>) -> Option<Fields<'a>> 
 }
 
 /// Walks the top-level members of the object `text`, calling `member(start,
-/// key, value, end)` with each member's raw key (quoted) and value text and
+/// name, value, end)` with each member's name (unescaped), raw value text and
 /// their byte span. The text is known to be valid JSON (the decoder checked
 /// it), so this only finds boundaries: strings are skipped with SIMD search for
 /// their closing quote, nested values by counting brackets outside strings.
 /// Malformed text gives `None`.
-fn for_each_member<'a>(text: &'a str, mut member: impl FnMut(usize, &'a str, &'a str, usize)) -> Option<()> {
+fn for_each_member<'a>(text: &'a str, mut member: impl FnMut(usize, Cow<'a, str>, &'a str, usize)) -> Option<()> {
     let mut c = Cursor::new(text.as_bytes());
     if !c.eat(b'{') {
         return None;
@@ -121,8 +121,7 @@ fn for_each_member<'a>(text: &'a str, mut member: impl FnMut(usize, &'a str, &'a
     loop {
         c.skip_ws();
         let start = c.pos();
-        c.string()?;
-        let key_end = c.pos();
+        let key = c.string()?;
         if !c.eat(b':') {
             return None;
         }
@@ -130,7 +129,7 @@ fn for_each_member<'a>(text: &'a str, mut member: impl FnMut(usize, &'a str, &'a
         let value_start = c.pos();
         c.skip_value()?;
         let end = c.pos();
-        member(start, text.get(start..key_end)?, text.get(value_start..end)?, end);
+        member(start, key.value(text)?, text.get(value_start..end)?, end);
         match c.peek_token() {
             Some(b',') => c.advance(1),
             Some(b'}') => return Some(()),
@@ -142,8 +141,7 @@ fn for_each_member<'a>(text: &'a str, mut member: impl FnMut(usize, &'a str, &'a
 impl<'a> Fields<'a> {
     /// Takes what it needs from one member; returns the added field it is to
     /// give way to, if any.
-    fn read(&mut self, key: &'a str, value: &'a str) -> Option<Added> {
-        let name = string_literal(key)?;
+    fn read(&mut self, name: Cow<'_, str>, value: &'a str) -> Option<Added> {
         match name.as_ref() {
             "id" => {
                 self.id = scalar(value);
@@ -488,7 +486,7 @@ mod tests {
             }
             serde_json::Deserializer::from_str(text).deserialize_map(Pairs).unwrap()
         };
-        map.into_iter().map(|(k, v)| (k.get().to_string(), v.get().to_string())).collect()
+        map.into_iter().map(|(k, v)| (serde_json::from_str::<String>(k.get()).unwrap(), v.get().to_string())).collect()
     }
 
     fn json_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
@@ -520,9 +518,9 @@ mod tests {
             let object = serde_json::Value::Object(members.into_iter().collect());
             let text = if pretty { serde_json::to_string_pretty(&object).unwrap() } else { object.to_string() };
             let mut found = Vec::new();
-            for_each_member(&text, |start, key, value, end| {
-                assert!(text[start..end].starts_with(key) && text[start..end].ends_with(value));
-                found.push((key.to_string(), value.to_string()));
+            for_each_member(&text, |start, name, value, end| {
+                assert!(text[start..end].starts_with('"') && text[start..end].ends_with(value));
+                found.push((name.into_owned(), value.to_string()));
             })
             .unwrap();
             proptest::prop_assert_eq!(found, serde_members(&text));

@@ -19,6 +19,7 @@ use crate::config::ArchiveConfig;
 use crate::deadline::Deadline;
 use crate::decode::DecodeLimits;
 use crate::enrich::{Enrich, Enricher};
+use crate::measure::Stopwatch;
 use crate::rules::{Filter, RuleSet};
 use crate::sink::{DirSink, MemorySink, SinkRecord, TeeSink};
 use crate::window::{Aggregate, AggregateConfig, AggregateSinks};
@@ -87,7 +88,13 @@ pub struct Totals {
     pub last_report: Vec<String>,
     /// Invocations per function, in order archive, enrich, filter, aggregate.
     pub invocations: [u64; 4],
+    /// CPU time spent in each function's handler (its sinks included), in the
+    /// same order: what the pipeline's throughput per core is made of.
+    pub cpu: [Duration; 4],
 }
+
+/// Index of each function in [`Totals::invocations`] and [`Totals::cpu`].
+pub const FUNCTIONS: [&str; 4] = ["archive", "enrich", "filter", "aggregate"];
 
 struct Shard {
     id: String,
@@ -238,9 +245,13 @@ impl Pipeline {
         shard.raw_seq += records.len() as u64;
         let deadline = Deadline::after(BUDGET);
 
+        let watch = Stopwatch::start();
         let archived = self.archive.run(&raw, deadline).await.map_err(|e| handler("archive", e))?;
+        self.totals.cpu[0] += watch.elapsed();
         self.totals.archive.merge(&archived.counts);
+        let watch = Stopwatch::start();
         let enriched = self.enrich.run(&raw, deadline).await.map_err(|e| handler("enrich", e))?;
+        self.totals.cpu[1] += watch.elapsed();
         self.totals.enrich.merge(&enriched.counts);
         self.totals.invocations[0] += 1;
         self.totals.invocations[1] += 1;
@@ -255,7 +266,9 @@ impl Pipeline {
         let records: Vec<TestRecord> = out.into_iter().map(to_test_record).collect();
         let arrivals = vec![arrivals.last().copied().unwrap_or_default(); records.len()];
         let payload = kinesis_event_at(&records, &arrivals, &shard.id, ENRICHED_ARN, first, &[]);
+        let watch = Stopwatch::start();
         let filtered = self.filter.run(&payload, deadline).await.map_err(|e| handler("filter", e))?;
+        self.totals.cpu[2] += watch.elapsed();
         self.totals.filter.merge(&filtered.counts);
         self.totals.invocations[2] += 1;
         self.count_alerts();
@@ -287,8 +300,10 @@ impl Pipeline {
     }
 
     async fn invoke_aggregate(&mut self, index: usize, payload: &[u8]) -> Result<(), PipelineError> {
+        let watch = Stopwatch::start();
         let outcome =
             self.aggregate.run(payload, Deadline::after(BUDGET)).await.map_err(|e| handler("aggregate", e))?;
+        self.totals.cpu[3] += watch.elapsed();
         self.totals.aggregate.merge(&outcome.counts);
         self.totals.invocations[3] += 1;
         self.shards[index].state = outcome.response.state;
