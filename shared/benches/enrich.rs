@@ -91,6 +91,7 @@ fn enrich_processor_only(c: &mut Criterion) {
             },
             data: Data::Json(Cow::Borrowed(text)),
             log: None,
+            members: &[],
         })
         .collect();
     let enricher = lookups();

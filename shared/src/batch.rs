@@ -324,8 +324,13 @@ impl Driver<'_> {
                         staged.add(index, ItemState::Dropped(NO_LOG_EVENTS));
                     }
                     UnitOutcome::Events(payloads) => {
-                        for Payload { data, log } in payloads {
-                            let event = Event { coords, data: data.clone(), log: log.and_then(|i| unit.logs.get(i)) };
+                        for Payload { data, log, members } in payloads {
+                            let event = Event {
+                                coords,
+                                data: data.reborrow(),
+                                log: log.and_then(|i| unit.logs.get(i)),
+                                members,
+                            };
                             staged.process(processor, &event);
                         }
                     }

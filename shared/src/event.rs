@@ -38,6 +38,14 @@ impl Data<'_> {
         }
     }
 
+    /// The same data, borrowed from this value (no copy of owned text).
+    pub fn reborrow(&self) -> Data<'_> {
+        match self {
+            Data::Json(c) => Data::Json(Cow::Borrowed(c.as_ref())),
+            Data::Text(c) => Data::Text(Cow::Borrowed(c.as_ref())),
+        }
+    }
+
     /// The data as an owned, `'static` value.
     pub fn into_owned(self) -> Data<'static> {
         match self {
@@ -60,6 +68,46 @@ pub struct LogContext {
     pub id: String,
 }
 
+/// Where one top-level member of a JSON event sits in its text, as the decoder
+/// found it while checking the JSON: processors read fields through this index
+/// instead of walking the text again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemberSpan {
+    start: u32,
+    key_end: u32,
+    value_start: u32,
+    end: u32,
+}
+
+impl MemberSpan {
+    /// A member from its key's opening quote (`start`), the end of the key
+    /// (past its closing quote), and its value's start and end; `None` past 4 GiB.
+    pub fn new(start: usize, key_end: usize, value_start: usize, end: usize) -> Option<Self> {
+        let n = |v: usize| u32::try_from(v).ok();
+        Some(Self { start: n(start)?, key_end: n(key_end)?, value_start: n(value_start)?, end: n(end)? })
+    }
+
+    /// Offset of the key's opening quote.
+    pub fn start(&self) -> usize {
+        self.start as usize
+    }
+
+    /// Offset just past the value.
+    pub fn end(&self) -> usize {
+        self.end as usize
+    }
+
+    /// The member's name, unescaped (borrowed unless it holds escapes).
+    pub fn name<'a>(&self, text: &'a str) -> Option<Cow<'a, str>> {
+        crate::json::cursor::string_literal(text.get(self.start()..self.key_end as usize)?)
+    }
+
+    /// The value's raw text.
+    pub fn value<'a>(&self, text: &'a str) -> Option<&'a str> {
+        text.get(self.value_start as usize..self.end())
+    }
+}
+
 /// One event: a decoded unit of a Kinesis record, with its coordinates.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event<'a> {
@@ -69,4 +117,7 @@ pub struct Event<'a> {
     pub data: Data<'a>,
     /// Present for events decoded from CloudWatch Logs subscription messages.
     pub log: Option<&'a LogContext>,
+    /// The top-level members of a JSON object, in order, when the decoder
+    /// indexed them (empty otherwise: readers then walk the text themselves).
+    pub members: &'a [MemberSpan],
 }

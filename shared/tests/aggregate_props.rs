@@ -92,7 +92,7 @@ fn fold(plan: &Plan, inputs: &[Input]) -> (WindowState, Vec<Verdict>) {
                 partition_key: "pk",
                 approximate_arrival: (START + 100_000) as f64 / 1000.0,
             };
-            p.fold(&Event { coords, data, log: None })
+            p.fold(&Event { coords, data, log: None, members: &[] })
         })
         .collect();
     (p.into_state(), verdicts)

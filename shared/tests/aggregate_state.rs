@@ -70,7 +70,10 @@ fn fold_all(plan: &Plan) -> WindowState {
             partition_key: "pk",
             approximate_arrival: (START + 60_000) as f64 / 1000.0,
         };
-        assert_eq!(p.fold(&Event { coords, data: Data::Json(Cow::Borrowed(&json)), log: None }), Verdict::Folded);
+        assert_eq!(
+            p.fold(&Event { coords, data: Data::Json(Cow::Borrowed(&json)), log: None, members: &[] }),
+            Verdict::Folded
+        );
     }
     p.into_state()
 }

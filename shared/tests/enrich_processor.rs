@@ -46,7 +46,7 @@ fn coords(record: usize, sub: Option<u64>) -> Coords<'static> {
 }
 
 fn json_event(text: &str) -> Event<'_> {
-    Event { coords: coords(0, None), data: Data::Json(Cow::Borrowed(text)), log: None }
+    Event { coords: coords(0, None), data: Data::Json(Cow::Borrowed(text)), log: None, members: &[] }
 }
 
 /// The enriched line of one event, checked to be a JSON object without duplicate keys.
@@ -256,7 +256,7 @@ fn given_no_id_when_enriched_then_it_is_derived_from_shard_sequence_and_position
     let mut p = EnrichProcessor::new(&enricher, &mut state);
     let seq = "49590338271490256608559692538361571095921575989136588898";
     let id = |p: &mut EnrichProcessor<'_>, c: Coords<'static>| {
-        checked(&p.enrich(&Event { coords: c, data: Data::Json(Cow::Borrowed("{}")), log: None }))["id"]
+        checked(&p.enrich(&Event { coords: c, data: Data::Json(Cow::Borrowed("{}")), log: None, members: &[] }))["id"]
             .as_str()
             .unwrap()
             .to_string()
@@ -273,8 +273,12 @@ fn given_no_id_when_enriched_then_it_is_derived_from_shard_sequence_and_position
 
 #[test]
 fn given_a_text_event_when_enriched_then_it_becomes_a_message_with_the_fields() {
-    let event =
-        Event { coords: coords(0, None), data: Data::Text(Cow::Borrowed("GET /index.html \"quoted\"")), log: None };
+    let event = Event {
+        coords: coords(0, None),
+        data: Data::Text(Cow::Borrowed("GET /index.html \"quoted\"")),
+        log: None,
+        members: &[],
+    };
     let out = enrich_with(&full(), &event);
     assert_eq!(out["message"], "GET /index.html \"quoted\"");
     assert_eq!(out["kind"], "log");
@@ -291,8 +295,12 @@ fn given_a_cloudwatch_log_event_when_enriched_then_its_id_time_and_group_are_use
         timestamp_ms: 1_732_496_400_500,
         id: "3800001".into(),
     };
-    let event =
-        Event { coords: coords(0, None), data: Data::Json(Cow::Borrowed(r#"{"level":"ERROR"}"#)), log: Some(&log) };
+    let event = Event {
+        coords: coords(0, None),
+        data: Data::Json(Cow::Borrowed(r#"{"level":"ERROR"}"#)),
+        log: Some(&log),
+        members: &[],
+    };
     let out = enrich_with(&full(), &event);
     assert_eq!(out["id"], "3800001");
     assert_eq!(out["kind"], "log");

@@ -66,7 +66,7 @@ fn data_message(envelope: Envelope) -> Message {
     let mut logs = Vec::with_capacity(envelope.log_events.len());
     let mut payloads = Vec::with_capacity(envelope.log_events.len());
     for (i, event) in envelope.log_events.into_iter().enumerate() {
-        payloads.push(Payload { data: message_data(event.message), log: Some(i) });
+        payloads.push(Payload { data: message_data(event.message), log: Some(i), members: Vec::new() });
         logs.push(LogContext {
             log_group: envelope.log_group.clone(),
             log_stream: envelope.log_stream.clone(),
@@ -83,7 +83,7 @@ pub fn message_data(message: String) -> Data<'static> {
     if json::looks_like_json(&message) {
         if let Ok(objects) = json::objects(&message, DEFAULT_MAX_JSON_DEPTH) {
             if let [one] = objects.as_slice() {
-                return Data::Json(Cow::Owned(one.to_string()));
+                return Data::Json(Cow::Owned(one.text.to_string()));
             }
         }
     } else if let Some(fields) = vpc::parse_line(&message) {

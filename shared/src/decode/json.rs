@@ -9,6 +9,7 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
 use serde_json::value::RawValue;
 
 use super::DecodeError;
+use crate::event::MemberSpan;
 use crate::json::cursor::skip_ws;
 use crate::json::validate;
 
@@ -17,13 +18,27 @@ pub fn looks_like_json(text: &str) -> bool {
     matches!(text.trim_start().as_bytes().first(), Some(b'{' | b'['))
 }
 
+/// Members an event's index has room for before it grows (typical events have 5-15).
+const MEMBERS_CAPACITY: usize = 16;
+
+/// One JSON object of a payload: its text on one line, and the index of its
+/// top-level members when the fast path made one (empty otherwise).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonObject<'a> {
+    /// The object's text (newlines, only possible as white space, made spaces).
+    pub text: Cow<'a, str>,
+    /// Its top-level members, in order (offsets into `text`).
+    pub members: Vec<MemberSpan>,
+}
+
 /// The JSON objects in `text`: a single object, several (NDJSON or concatenated),
 /// or the elements of one top-level array. Each is returned as single-line text.
-pub fn objects(text: &str, max_depth: usize) -> Result<Vec<Cow<'_, str>>, DecodeError> {
+pub fn objects(text: &str, max_depth: usize) -> Result<Vec<JsonObject<'_>>, DecodeError> {
     if let Some(objects) = valid_objects(text, max_depth) {
         return Ok(objects);
     }
-    serde_objects(text, max_depth)
+    let unindexed = |text| JsonObject { text, members: Vec::new() };
+    Ok(serde_objects(text, max_depth)?.into_iter().map(unindexed).collect())
 }
 
 /// The objects as serde_json reads them: the reference, and the path that
@@ -39,7 +54,7 @@ fn serde_objects(text: &str, max_depth: usize) -> Result<Vec<Cow<'_, str>>, Deco
 /// The fast path, for text that is all valid objects within the nesting limit
 /// (almost every payload): [`validate::value_end`] walks each once; `None` for
 /// anything else, which the serde_json path then explains.
-fn valid_objects(text: &str, max_depth: usize) -> Option<Vec<Cow<'_, str>>> {
+fn valid_objects(text: &str, max_depth: usize) -> Option<Vec<JsonObject<'_>>> {
     let b = text.as_bytes();
     let mut i = skip_ws(b, 0);
     let (in_array, depth) = if b.get(i) == Some(&b'[') {
@@ -56,8 +71,11 @@ fn valid_objects(text: &str, max_depth: usize) -> Option<Vec<Cow<'_, str>>> {
             if b.get(i) != Some(&b'{') {
                 return None;
             }
-            let end = validate::value_end(b, i, depth)?;
-            out.push(one_line(text.get(i..end)?));
+            // room for the members of a typical event: one allocation
+            let mut members = Vec::with_capacity(MEMBERS_CAPACITY);
+            // offsets relative to the object's own text
+            let end = i + validate::object_end(b.get(i..)?, 0, depth, &mut members)?;
+            out.push(JsonObject { text: one_line(text.get(i..end)?), members });
             i = skip_ws(b, end);
             match (in_array, b.get(i)) {
                 (false, None) => return Some(out),
@@ -215,10 +233,11 @@ mod tests {
     #[test]
     fn the_fast_path_takes_objects_ndjson_and_arrays() {
         let text = "{\"a\":1}\n{\"b\":\n[2]}  {\"c\":{}}\n";
-        let objects = valid_objects(text, 64).unwrap();
-        assert_eq!(objects, vec!["{\"a\":1}", "{\"b\": [2]}", "{\"c\":{}}"]);
-        assert_eq!(valid_objects(" [ {\"a\":1} , {} ] ", 64).unwrap(), vec!["{\"a\":1}", "{}"]);
-        assert_eq!(valid_objects("[]", 64).unwrap(), Vec::<Cow<'_, str>>::new());
+        let texts =
+            |t: &str| valid_objects(t, 64).unwrap().into_iter().map(|o| o.text.into_owned()).collect::<Vec<_>>();
+        assert_eq!(texts(text), vec!["{\"a\":1}", "{\"b\": [2]}", "{\"c\":{}}"]);
+        assert_eq!(texts(" [ {\"a\":1} , {} ] "), vec!["{\"a\":1}", "{}"]);
+        assert_eq!(texts("[]"), Vec::<String>::new());
         for other in ["[1]", "{\"a\":1} 2", "{\"a\":}", "[{}", "{\"a\":[[1]]}"] {
             assert_eq!(valid_objects(other, 2), None, "{other}");
         }
@@ -251,7 +270,18 @@ mod tests {
         fn the_fast_path_agrees_with_serde(text in payloads(), depth in 1usize..6) {
             let reference = serde_objects(&text, depth);
             match valid_objects(&text, depth) {
-                Some(fast) => prop_assert_eq!(Ok(fast), reference),
+                Some(fast) => {
+                    for object in &fast {
+                        let names: Vec<String> = object.members.iter().map(|m| m.name(&object.text).unwrap().into_owned()).collect();
+                        let value: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&object.text).unwrap();
+                        prop_assert_eq!(names.len(), value.len(), "{}", object.text);
+                        for m in &object.members {
+                            let v: serde_json::Value = serde_json::from_str(m.value(&object.text).unwrap()).unwrap();
+                            prop_assert_eq!(Some(&v), value.get(m.name(&object.text).unwrap().as_ref()));
+                        }
+                    }
+                    prop_assert_eq!(Ok(fast.into_iter().map(|o| o.text).collect::<Vec<_>>()), reference)
+                }
                 // refused: serde must refuse too, unless the text is only deeper than the fast path goes
                 None => prop_assert!(reference.is_err(), "{}", text),
             }

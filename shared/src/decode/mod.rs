@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use crate::event::{Data, LogContext};
+use crate::event::{Data, LogContext, MemberSpan};
 use crate::limits::{DEFAULT_MAX_DECOMPRESSED_BYTES, DEFAULT_MAX_JSON_DEPTH};
 
 pub mod cwlogs;
@@ -99,6 +99,15 @@ pub struct Payload<'a> {
     pub data: Data<'a>,
     /// Index into [`Unit::logs`] when the payload is a CloudWatch log event.
     pub log: Option<usize>,
+    /// The top-level members of a JSON object, when the decoder indexed them.
+    pub members: Vec<MemberSpan>,
+}
+
+impl Payload<'_> {
+    /// The payload with its data made owned.
+    pub fn into_owned(self) -> Payload<'static> {
+        Payload { data: self.data.into_owned(), log: self.log, members: self.members }
+    }
 }
 
 /// What became of one decoding unit (a record, or one KPL user record).
@@ -179,9 +188,9 @@ impl UnitOutcome<'_> {
     /// The outcome with every borrow made owned.
     pub fn into_owned(self) -> UnitOutcome<'static> {
         match self {
-            UnitOutcome::Events(payloads) => UnitOutcome::Events(
-                payloads.into_iter().map(|p| Payload { data: p.data.into_owned(), log: p.log }).collect(),
-            ),
+            UnitOutcome::Events(payloads) => {
+                UnitOutcome::Events(payloads.into_iter().map(Payload::into_owned).collect())
+            }
             UnitOutcome::Quarantined { reason, raw } => {
                 UnitOutcome::Quarantined { reason, raw: Cow::Owned(raw.into_owned()) }
             }
@@ -225,7 +234,7 @@ fn decode_unit<'a>(bytes: Cow<'a, [u8]>, limits: &DecodeLimits) -> (UnitOutcome<
 }
 
 fn owned(payloads: Vec<Payload<'_>>) -> Vec<Payload<'static>> {
-    payloads.into_iter().map(|p| Payload { data: p.data.into_owned(), log: p.log }).collect()
+    payloads.into_iter().map(Payload::into_owned).collect()
 }
 
 /// Rules 4-6: UTF-8, then JSON or plain text lines.
@@ -234,10 +243,12 @@ pub fn decode_text<'a>(bytes: &'a [u8], limits: &DecodeLimits) -> Result<Vec<Pay
     let payloads: Vec<Payload<'a>> = if json::looks_like_json(text) {
         json::objects(text, limits.max_json_depth)?
             .into_iter()
-            .map(|raw| Payload { data: Data::Json(raw), log: None })
+            .map(|object| Payload { data: Data::Json(object.text), log: None, members: object.members })
             .collect()
     } else {
-        text::lines(text).map(|line| Payload { data: Data::Text(Cow::Borrowed(line)), log: None }).collect()
+        text::lines(text)
+            .map(|line| Payload { data: Data::Text(Cow::Borrowed(line)), log: None, members: Vec::new() })
+            .collect()
     };
     if payloads.is_empty() {
         return Err(DecodeError::Empty);

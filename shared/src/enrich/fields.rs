@@ -12,6 +12,7 @@ use std::borrow::Cow;
 
 use chrono::{DateTime, Datelike, NaiveDateTime, Timelike, Utc};
 
+use crate::event::MemberSpan;
 use crate::json::cursor::{string_literal, Cursor};
 
 /// A top-level name enrich writes; a payload member with the same name is
@@ -95,12 +96,25 @@ pub const UA_NAMES: [&str; 4] = ["ua", "user_agent", "userAgent", "http_user_age
 /// `source` holding strings (which stay in place as they are), in document
 /// order. `None` if `text` is not a JSON object (never a panic).
 pub fn scan<'a>(text: &'a str, members: &mut Vec<Member>) -> Option<Fields<'a>> {
+    scan_indexed(text, &[], members)
+}
+
+/// Like [`scan`], reading the members through the decoder's `index` of them
+/// when there is one (an empty index: the text is walked).
+pub fn scan_indexed<'a>(text: &'a str, index: &[MemberSpan], members: &mut Vec<Member>) -> Option<Fields<'a>> {
     let mut fields = Fields::default();
-    for_each_member(text, |start, key, value, end| {
-        if let Some(name) = fields.read(key, value) {
+    let mut read = |start, name, value, end| {
+        if let Some(name) = fields.read(name, value) {
             members.push(Member { start, end, name });
         }
-    })?;
+    };
+    if index.is_empty() {
+        for_each_member(text, read)?;
+    } else {
+        for m in index {
+            read(m.start(), m.name(text)?, m.value(text)?, m.end());
+        }
+    }
     Some(fields)
 }
 

@@ -6,7 +6,9 @@ use crate::json::write_str;
 
 use super::cache::BoundedCache;
 use super::catalog::Catalog;
-use super::fields::{from_epoch_seconds, parse_time, scan, write_time, Added, Fields, Member, Scalar, TimeSource};
+use super::fields::{
+    from_epoch_seconds, parse_time, scan_indexed, write_time, Added, Fields, Member, Scalar, TimeSource,
+};
 use super::geo::{parse_ip, Geo, GeoCaches};
 use super::ua;
 
@@ -72,7 +74,12 @@ impl<'a> EnrichProcessor<'a> {
             Data::Json(text) => json_object(text),
             Data::Text(_) => None,
         };
-        let fields = match object.map(|text| (text, scan(text, &mut self.members))) {
+        // the decoder's index holds offsets into the text as it gave it
+        let index = match (&event.data, object) {
+            (Data::Json(text), Some(t)) if t.len() == text.len() => event.members,
+            _ => &[],
+        };
+        let fields = match object.map(|text| (text, scan_indexed(text, index, &mut self.members))) {
             Some((text, Some(fields))) => Some((text, fields)),
             _ => {
                 self.members.clear();

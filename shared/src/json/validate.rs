@@ -9,6 +9,7 @@
 //! always valid; a differential property test holds it to `serde_json`.
 
 use super::cursor::{skip_ws, swar_below, swar_eq, word_at};
+use crate::event::MemberSpan;
 
 /// Nesting never accepted here, whatever the configured limit: `serde_json`
 /// refuses 128 levels, and deeper text goes to it for the error.
@@ -19,7 +20,27 @@ pub const MAX_FAST_DEPTH: usize = 100;
 /// it is an object or array); returns the offset just past it. `None` when the
 /// text is not valid JSON there, or nests deeper than allowed.
 pub fn value_end(b: &[u8], start: usize, max_depth: usize) -> Option<usize> {
+    walk(b, start, max_depth, |_| {})
+}
+
+/// Like [`value_end`] for an object, also noting where each of its own
+/// (top-level) members sits, in order, in `members` (cleared first): the
+/// index processors read fields by, without walking the text again.
+pub fn object_end(b: &[u8], start: usize, max_depth: usize, members: &mut Vec<MemberSpan>) -> Option<usize> {
+    members.clear();
+    if b.get(skip_ws(b, start)) != Some(&b'{') {
+        return None;
+    }
+    walk(b, start, max_depth, |m| members.push(m))
+}
+
+/// The walk behind [`value_end`] and [`object_end`]: `member` is called with
+/// each member of the outermost object as its value ends.
+#[inline(always)]
+fn walk(b: &[u8], start: usize, max_depth: usize, mut member: impl FnMut(MemberSpan)) -> Option<usize> {
     let limit = max_depth.min(MAX_FAST_DEPTH);
+    // the outermost object's member being read: (its start, key end, value start)
+    let mut open: Option<(usize, usize, usize)> = None;
     // one bit per open container, set for objects (limit <= 100 < 128 bits)
     let mut objects: u128 = 0;
     let mut depth = 0usize;
@@ -38,7 +59,14 @@ pub fn value_end(b: &[u8], start: usize, max_depth: usize) -> Option<usize> {
                 let close = if is_object { b'}' } else { b']' };
                 if b.get(i) != Some(&close) {
                     if is_object {
-                        i = member_key(b, i)?;
+                        if b.get(i) != Some(&b'"') {
+                            return None;
+                        }
+                        let (key_start, key_end) = (i, string_end(b, i)?);
+                        i = member_value(b, key_end)?;
+                        if depth == 1 {
+                            open = Some((key_start, key_end, i));
+                        }
                     }
                     continue;
                 }
@@ -58,11 +86,24 @@ pub fn value_end(b: &[u8], start: usize, max_depth: usize) -> Option<usize> {
             if depth == 0 {
                 return Some(i);
             }
+            if depth == 1 {
+                if let Some((start, key_end, value_start)) = open.take() {
+                    member(MemberSpan::new(start, key_end, value_start, i)?);
+                }
+            }
             i = skip_ws(b, i);
             let in_object = objects & 1 == 1;
             match (*b.get(i)?, in_object) {
                 (b',', true) => {
-                    i = member_key(b, skip_ws(b, i + 1))?;
+                    let key_start = skip_ws(b, i + 1);
+                    if b.get(key_start) != Some(&b'"') {
+                        return None;
+                    }
+                    let key_end = string_end(b, key_start)?;
+                    i = member_value(b, key_end)?;
+                    if depth == 1 {
+                        open = Some((key_start, key_end, i));
+                    }
                     break;
                 }
                 (b',', false) => {
@@ -80,12 +121,9 @@ pub fn value_end(b: &[u8], start: usize, max_depth: usize) -> Option<usize> {
     }
 }
 
-/// A member's key and colon at `i`; returns where its value starts.
-fn member_key(b: &[u8], i: usize) -> Option<usize> {
-    if b.get(i) != Some(&b'"') {
-        return None;
-    }
-    let i = skip_ws(b, string_end(b, i)?);
+/// After a member's key (ending at `key_end`): its colon; returns where the value starts.
+fn member_value(b: &[u8], key_end: usize) -> Option<usize> {
+    let i = skip_ws(b, key_end);
     (b.get(i) == Some(&b':')).then(|| skip_ws(b, i + 1))
 }
 

@@ -327,6 +327,7 @@ mod tests {
             },
             data: Data::Json(Cow::Borrowed(json)),
             log: None,
+            members: &[],
         }
     }
 
