@@ -92,6 +92,11 @@ impl MemberSpan {
         self.start as usize
     }
 
+    /// Offset of the value's first byte.
+    pub fn value_start(&self) -> usize {
+        self.value_start as usize
+    }
+
     /// Offset just past the value.
     pub fn end(&self) -> usize {
         self.end as usize
@@ -104,7 +109,7 @@ impl MemberSpan {
 
     /// The value's raw text.
     pub fn value<'a>(&self, text: &'a str) -> Option<&'a str> {
-        text.get(self.value_start as usize..self.end())
+        text.get(self.value_start()..self.end())
     }
 }
 

@@ -13,6 +13,7 @@ use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserializer;
 
 use super::compile::PathTrie;
+use crate::event::MemberSpan;
 
 /// A value found at a rule's path.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,8 +44,14 @@ impl<'a> Fields<'a> {
     /// scanner ([`super::scan`]) first; `serde_json` when the scanner gives up
     /// (so invalid text gets `serde_json`'s error).
     pub fn from_json(trie: &PathTrie, json: &'a str) -> Result<Self, serde_json::Error> {
+        Self::from_indexed_json(trie, json, &[])
+    }
+
+    /// Like [`Fields::from_json`], through the decoder's index of the object's
+    /// top-level members (offsets into `json`) when there is one.
+    pub fn from_indexed_json(trie: &PathTrie, json: &'a str, index: &[MemberSpan]) -> Result<Self, serde_json::Error> {
         let mut slots = vec![None; trie.slots];
-        if super::scan::scan(trie, json, &mut slots).is_some() {
+        if super::scan::scan_indexed(trie, json, index, &mut slots).is_some() {
             return Ok(Self { slots });
         }
         Self::from_json_serde(trie, json)
@@ -297,7 +304,22 @@ mod tests {
     fn both<'a>(t: &PathTrie, text: &'a str) -> (Fields<'a>, Fields<'a>) {
         let mut slots = vec![None; t.slots];
         super::super::scan::scan(t, text, &mut slots).unwrap_or_else(|| panic!("the scanner gave up on {text}"));
-        (Fields { slots }, Fields::from_json_serde(t, text).unwrap())
+        let slow = Fields::from_json_serde(t, text).unwrap();
+        assert_indexed_scan_reads_what_serde_reads(t, text);
+        (Fields { slots }, slow)
+    }
+
+    /// The fields read through the decoder's member index, as the filter reads
+    /// them, equal serde_json's reading of the same (decoded, one-line) text.
+    fn assert_indexed_scan_reads_what_serde_reads(t: &PathTrie, text: &str) {
+        let objects = crate::decode::json::objects(text, 64).unwrap();
+        assert_eq!(objects.len(), 1, "{text}");
+        let object = &objects[0];
+        assert!(!object.members.is_empty() || object.text.trim() == "{}", "no index for {text}");
+        let mut slots = vec![None; t.slots];
+        super::super::scan::scan_indexed(t, &object.text, &object.members, &mut slots).unwrap();
+        let slow = Fields::from_json_serde(t, &object.text).unwrap();
+        assert!(same(&slots, &slow.slots), "{text}: indexed {:?} vs {:?}", slots, slow.slots);
     }
 
     #[test]

@@ -112,7 +112,7 @@ impl Processor for FilterProcessor<'_> {
 
     fn process(&mut self, event: &Event<'_>, out: &mut Outputs) -> Result<(), DropReason> {
         let verdict = match &event.data {
-            Data::Json(raw) => self.rules.evaluate(raw).map_err(|_| UNREADABLE_JSON)?,
+            Data::Json(raw) => self.rules.evaluate_indexed(raw, event.members).map_err(|_| UNREADABLE_JSON)?,
             Data::Text(text) => self.rules.evaluate_text(text),
         };
         if !verdict.is_match() {

@@ -192,6 +192,17 @@ impl RuleSet {
         Ok(self.verdict(&fields))
     }
 
+    /// Like [`RuleSet::evaluate`], reading through the decoder's index of the
+    /// event's top-level members ([`crate::event::Event::members`]) when there is one.
+    pub fn evaluate_indexed(
+        &self,
+        json: &str,
+        index: &[crate::event::MemberSpan],
+    ) -> Result<Verdict<'_>, serde_json::Error> {
+        let fields = Fields::from_indexed_json(&self.trie, json, index)?;
+        Ok(self.verdict(&fields))
+    }
+
     /// The rules matching a plain-text event (seen as `{"message": text}`).
     pub fn evaluate_text(&self, text: &str) -> Verdict<'_> {
         self.verdict(&Fields::from_text(&self.trie, text))

@@ -13,6 +13,7 @@
 
 use std::borrow::Cow;
 
+use crate::event::MemberSpan;
 use crate::json::cursor::Cursor;
 
 use super::compile::PathTrie;
@@ -20,6 +21,27 @@ use super::fields::Val;
 
 /// Nesting of arrays kept inside a value before the scanner gives up.
 const MAX_ARRAY_DEPTH: usize = 64;
+
+/// Like [`scan`] through the decoder's index of the object's top-level members:
+/// only the members the trie names are read, the others are not even skipped
+/// over. An empty index: [`scan`].
+pub(crate) fn scan_indexed<'a>(
+    trie: &PathTrie,
+    json: &'a str,
+    index: &[MemberSpan],
+    slots: &mut [Option<Val<'a>>],
+) -> Option<()> {
+    if index.is_empty() {
+        return scan(trie, json, slots);
+    }
+    for member in index {
+        if let Some(child) = trie.child(0, &member.name(json)?) {
+            let mut s = Scanner { text: json, c: Cursor::at(json.as_bytes(), member.value_start()) };
+            s.node(trie, child, slots)?;
+        }
+    }
+    Some(())
+}
 
 /// Fills `slots` from `json`; `None` when the text is not what the scanner expects.
 pub(crate) fn scan<'a>(trie: &PathTrie, json: &'a str, slots: &mut [Option<Val<'a>>]) -> Option<()> {
