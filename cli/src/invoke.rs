@@ -10,6 +10,7 @@ use anyhow::Context;
 use eddy::archive::Archive;
 use eddy::config::ArchiveConfig;
 use eddy::deadline::Deadline;
+use eddy::measure::{peak_resident_bytes, Stopwatch};
 
 /// The functions `eddy invoke` can run.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -166,7 +167,10 @@ async fn detect(payload: &[u8], out: &Path, repeat: Option<usize>) -> anyhow::Re
     Ok(())
 }
 
-/// Runs `once` `n` times (after one warm-up) and prints `median_ms=X records=N records_per_s=R` on stderr.
+/// Runs `once` `n` times (after one warm-up) and prints, on stderr, the median
+/// wall time and the mean CPU time per invocation (the kernel counts CPU time in
+/// scheduler ticks, so single short readings are coarse), the records/s they make, and the process's
+/// peak resident memory: `median_ms=X cpu_ms=C records=N records_per_s=R peak_rss_mb=M`.
 async fn repeat_invocations<F, Fut>(n: usize, once: F) -> anyhow::Result<()>
 where
     F: Fn() -> Fut,
@@ -174,15 +178,26 @@ where
 {
     let records = once().await?;
     let mut times = Vec::with_capacity(n.max(1));
+    let watch = Stopwatch::start();
     for _ in 0..n.max(1) {
         let start = Instant::now();
         once().await?;
         times.push(start.elapsed());
     }
-    times.sort();
-    let median = times[times.len() / 2];
-    let median_ms = median.as_secs_f64() * 1e3;
-    let per_s = records as f64 / median.as_secs_f64().max(1e-9);
-    eprintln!("median_ms={median_ms:.3} records={records} records_per_s={per_s:.0}");
+    let cpu_ms = watch.elapsed().as_secs_f64() * 1e3 / times.len() as f64;
+    let wall = median(&mut times);
+    let median_ms = wall.as_secs_f64() * 1e3;
+    let per_s = records as f64 / wall.as_secs_f64().max(1e-9);
+    let peak_mb =
+        peak_resident_bytes().map_or_else(|| "unknown".to_owned(), |b| format!("{:.1}", b as f64 / 1048576.0));
+    eprintln!(
+        "median_ms={median_ms:.3} cpu_ms={cpu_ms:.3} records={records} records_per_s={per_s:.0} peak_rss_mb={peak_mb}"
+    );
     Ok(())
+}
+
+/// The middle value of `times` (which it sorts).
+fn median(times: &mut [Duration]) -> Duration {
+    times.sort();
+    times.get(times.len() / 2).copied().unwrap_or_default()
 }

@@ -371,6 +371,9 @@ fn print_cpu(totals: &Totals) {
         rate(three),
         rate(four)
     );
+    if let Some(peak) = eddy::measure::peak_resident_bytes() {
+        println!("peak memory: {:.1} MB resident", peak as f64 / 1048576.0);
+    }
 }
 
 fn print_counts(name: &str, c: &Counts) {

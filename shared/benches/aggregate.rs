@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use eddy::deadline::Deadline;
+use eddy::measure::thread_cpu_time as thread_cpu;
 use eddy::window::workload::{with_window, WindowSpec};
 use eddy::window::{Aggregate, AggregateConfig};
 use eddy::workload::{reference_event, REFERENCE_RECORDS, REFERENCE_RECORD_BYTES};
@@ -45,12 +46,6 @@ fn aggregate_reference_batch(c: &mut Criterion) {
     group.bench_function("reference_batch_6MB", |b| b.iter(|| run(&payload)));
     group.bench_function("reference_batch_6MB_final", |b| b.iter(|| run(&last)));
     group.finish();
-}
-
-/// CPU time of this thread so far (Linux `/proc/thread-self/schedstat`, nanoseconds first).
-fn thread_cpu() -> Option<Duration> {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    Some(Duration::from_nanos(text.split_whitespace().next()?.parse().ok()?))
 }
 
 fn median_ms(times: &mut [Duration]) -> f64 {

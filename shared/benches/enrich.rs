@@ -8,7 +8,7 @@
 //! - `reference_batch_6MB_no_cache`: caches off, every user agent classified and
 //!   every geo record decoded per event (the cost a cold function pays once);
 //! - `reference_batch_6MB_lookups_off`: no database or catalog (fields normalised, user agents still parsed);
-//! - `processor_only_6400_events`: the processor alone on the batch's events, decoded beforehand;
+//! - `processor_only_6400_events`: the processor alone on the batch's events, decoded (and indexed) beforehand;
 //!
 //! then the CPU time per batch of enrich and archive, alternated (robust to a
 //! busy machine, where wall times are not).
@@ -20,10 +20,12 @@ use std::time::Duration;
 use criterion::{criterion_group, Criterion, Throughput};
 use eddy::archive::Archive;
 use eddy::deadline::Deadline;
+use eddy::decode::json::{objects, JsonObject};
 use eddy::decode::DecodeLimits;
 use eddy::enrich::config::DEFAULT_CACHE_ENTRIES;
 use eddy::enrich::{Catalog, Enrich, EnrichProcessor, EnrichState, Enricher, Geo, GeoDb};
 use eddy::event::{Coords, Data, Event};
+use eddy::measure::thread_cpu_time as thread_cpu;
 use eddy::workload::{
     access_event, reference_event, HEAVY_RECORDS, HEAVY_RECORD_BYTES, REFERENCE_RECORDS, REFERENCE_RECORD_BYTES,
 };
@@ -77,10 +79,15 @@ fn enrich_processor_only(c: &mut Criterion) {
     let texts: Vec<String> = (0..REFERENCE_RECORDS as u64)
         .map(|i| String::from_utf8(access_event(i, REFERENCE_RECORD_BYTES)).expect("UTF-8"))
         .collect();
-    let events: Vec<Event<'_>> = texts
+    // decoded as the driver decodes them: the object's text and its member index
+    let objects: Vec<JsonObject<'_>> = texts
+        .iter()
+        .map(|text| objects(text, DecodeLimits::default().max_json_depth).expect("valid JSON").remove(0))
+        .collect();
+    let events: Vec<Event<'_>> = objects
         .iter()
         .enumerate()
-        .map(|(i, text)| Event {
+        .map(|(i, object)| Event {
             coords: Coords {
                 record: i,
                 shard_id: "shardId-000000000000",
@@ -89,9 +96,9 @@ fn enrich_processor_only(c: &mut Criterion) {
                 partition_key: "user-1",
                 approximate_arrival: 1_732_496_400.0,
             },
-            data: Data::Json(Cow::Borrowed(text)),
+            data: Data::Json(Cow::Borrowed(object.text.as_ref())),
             log: None,
-            members: &[],
+            members: &object.members,
         })
         .collect();
     let enricher = lookups();
@@ -106,12 +113,6 @@ fn enrich_processor_only(c: &mut Criterion) {
         })
     });
     group.finish();
-}
-
-/// This thread's CPU time so far, from `/proc/thread-self/schedstat` (Linux).
-fn thread_cpu() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    stat.split_whitespace().next()?.parse().ok().map(Duration::from_nanos)
 }
 
 /// CPU time per batch (not wall time: the figure stays meaningful on a busy

@@ -1,5 +1,6 @@
 //! Measuring what the code costs while it runs: the CPU time of the current
-//! thread, which stays meaningful on a busy machine where wall time does not.
+//! thread, which stays meaningful on a busy machine where wall time does not,
+//! and the process's peak resident memory.
 
 use std::time::{Duration, Instant};
 
@@ -8,6 +9,20 @@ use std::time::{Duration, Instant};
 pub fn thread_cpu_time() -> Option<Duration> {
     let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
     stat.split_whitespace().next()?.parse().ok().map(Duration::from_nanos)
+}
+
+/// The most resident memory the process has held so far, in bytes (Linux:
+/// `VmHWM` in `/proc/self/status`); `None` where the system does not say.
+pub fn peak_resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    peak_from_status(&status)
+}
+
+/// The `VmHWM:` line of a `/proc/<pid>/status` text, in bytes.
+fn peak_from_status(status: &str) -> Option<u64> {
+    let line = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?;
+    let kib: u64 = line.trim().strip_suffix("kB")?.trim().parse().ok()?;
+    kib.checked_mul(1024)
 }
 
 /// Measures a stretch of work: the thread's CPU time when the system tells it,
@@ -37,6 +52,19 @@ impl Stopwatch {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_peak_is_read_from_the_status_text_and_grows_with_what_is_touched() {
+        let status = "Name:\teddy\nVmPeak:\t  20000 kB\nVmHWM:\t    5120 kB\nVmRSS:\t 4000 kB\n";
+        assert_eq!(peak_from_status(status), Some(5 * 1024 * 1024));
+        assert_eq!(peak_from_status("VmHWM: lots"), None);
+        assert_eq!(peak_from_status("Name: x"), None);
+        if let Some(before) = peak_resident_bytes() {
+            let touched = std::hint::black_box(vec![1u8; 64 << 20]);
+            let after = peak_resident_bytes().unwrap();
+            assert!(after >= before + (32 << 20), "{before} -> {after} after touching {} bytes", touched.len());
+        }
+    }
 
     #[test]
     fn busy_work_takes_cpu_time_and_sleeping_almost_none() {

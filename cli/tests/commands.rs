@@ -1,0 +1,153 @@
+//! The `eddy` binary as a user runs it: `eddy run` on generated scenarios and
+//! on NDJSON with bad lines, `eddy invoke --repeat`'s figures, and clear
+//! errors (no panic) for what a user gets wrong.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A fresh directory for one test's output, under cargo's scratch space.
+fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli-commands").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Runs `eddy ARGS` from the repository's root, without the emulators' or a
+/// user's configuration leaking in.
+fn eddy(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(args)
+        .current_dir(repo())
+        .env_remove("EDDY_GEO_DB")
+        .env_remove("EDDY_ASN_DB")
+        .env_remove("EDDY_SERVICE_CATALOG")
+        .env_remove("AWS_ENDPOINT_URL")
+        .output()
+        .expect("the eddy binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The per-function rows of the summary all say their outcomes add up.
+fn assert_outcomes_add_up(stdout: &str) {
+    let rows: Vec<&str> = stdout
+        .lines()
+        .filter(|l| ["archive", "enrich", "filter", "aggregate"].iter().any(|f| l.starts_with(f)))
+        .filter(|l| l.trim_end().ends_with("yes") || l.trim_end().ends_with("NO"))
+        .collect();
+    assert_eq!(rows.len(), 4, "one row per function:\n{stdout}");
+    assert!(rows.iter().all(|r| r.trim_end().ends_with("yes")), "{stdout}");
+}
+
+#[test]
+fn given_each_scenario_when_run_then_the_outcomes_add_up_and_agree_with_the_ground_truth() {
+    for scenario in ["security", "clickstream", "logs", "fraud", "iot", "ads"] {
+        let out = scratch(&format!("run-{scenario}"));
+        let run = eddy(&["run", "--scenario", scenario, "--count", "3000", "--out", out.to_str().unwrap()]);
+        let stdout = text(&run.stdout);
+        assert!(run.status.success(), "{scenario}: {stdout}\n{}", text(&run.stderr));
+        assert!(stdout.contains("ground truth: all agree"), "{scenario}: {stdout}");
+        assert!(stdout.starts_with("eddy run: 3000 events in"), "{scenario}: {stdout}");
+        assert_outcomes_add_up(&stdout);
+        for line in ["cpu time: archive", "throughput per core:", "peak memory:"] {
+            assert!(stdout.contains(line), "{scenario}: no {line:?} in\n{stdout}");
+        }
+        assert!(out.join("truth.json").is_file(), "{scenario}: the ground truth is written beside the output");
+        assert!(out.join("archive").is_dir(), "{scenario}: the archive tree");
+    }
+}
+
+#[test]
+fn given_the_security_scenario_when_run_then_alerts_and_reports_are_written_per_rule() {
+    let out = scratch("run-security-tree");
+    let run = eddy(&["run", "--scenario", "security", "--count", "20000", "--out", out.to_str().unwrap()]);
+    let stdout = text(&run.stdout);
+    assert!(run.status.success(), "{stdout}\n{}", text(&run.stderr));
+    let rules: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("alerts per rule:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .collect();
+    assert!(rules.len() >= 3, "several security rules fire on 20,000 events:\n{stdout}");
+    assert!(!rules.iter().any(|r| r.contains("(none)")), "{stdout}");
+    for dir in ["archive", "enriched", "alerts", "reports"] {
+        assert!(files_under(&out.join(dir)) > 0, "nothing under {dir}/");
+    }
+}
+
+fn files_under(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries.flatten().map(|e| if e.path().is_dir() { files_under(&e.path()) } else { 1 }).sum()
+}
+
+#[test]
+fn given_ndjson_with_bad_lines_when_run_then_they_are_quarantined_and_the_good_ones_go_on() {
+    let out = scratch("run-ndjson");
+    let input = out.join("input.ndjson");
+    let good = r#"{"id":"e1","source":"auth","kind":"login","time":"2026-11-29T10:00:00Z","ip":"10.0.0.1","http":{"status":401}}"#;
+    let good2 = r#"{"id":"e2","source":"api","kind":"request","time":"2026-11-29T10:00:01Z","http":{"status":200}}"#;
+    std::fs::write(&input, format!("{good}\n{{\"id\": oops\n{good2}\n")).unwrap();
+    let run = eddy(&["run", "--input", input.to_str().unwrap(), "--out", out.join("tree").to_str().unwrap()]);
+    let stdout = text(&run.stdout);
+    assert!(run.status.success(), "{stdout}\n{}", text(&run.stderr));
+    assert!(stdout.starts_with("eddy run: 3 events in"), "{stdout}");
+    assert_outcomes_add_up(&stdout);
+    let archive = stdout.lines().find(|l| l.starts_with("archive ")).unwrap();
+    let columns: Vec<&str> = archive.split_whitespace().collect();
+    assert_eq!(
+        &columns[1..7],
+        ["3", "3", "2", "0", "1", "0"],
+        "records items delivered dropped quarantined failed: {archive}"
+    );
+    assert!(files_under(&out.join("tree/quarantine")) > 0, "the bad line is kept with its reason");
+}
+
+#[test]
+fn given_repeat_when_invoked_then_the_timings_and_peak_memory_are_printed() {
+    for function in ["archive", "enrich", "filter"] {
+        let run = Command::new(env!("CARGO_BIN_EXE_eddy"))
+            .args(["invoke", function, "--event", "events/kinesis-mixed.json", "--repeat", "3"])
+            .current_dir(repo())
+            .env("EDDY_RULES_FILE", "rules/security.yaml")
+            .output()
+            .unwrap();
+        let stderr = text(&run.stderr);
+        assert!(run.status.success(), "{function}: {stderr}");
+        let figures: Vec<(&str, f64)> = stderr
+            .split_whitespace()
+            .filter_map(|kv| kv.split_once('='))
+            .filter_map(|(k, v)| Some((k, v.parse::<f64>().ok()?)))
+            .collect();
+        let keys: Vec<&str> = figures.iter().map(|(k, _)| *k).collect();
+        assert_eq!(keys, ["median_ms", "cpu_ms", "records", "records_per_s", "peak_rss_mb"], "{function}: {stderr}");
+        let value = |key: &str| figures.iter().find(|(k, _)| *k == key).unwrap().1;
+        assert!(value("records") > 0.0 && value("median_ms") > 0.0, "{function}: {stderr}");
+        assert!(value("peak_rss_mb") > 1.0, "{function}: {stderr}");
+    }
+}
+
+#[test]
+fn given_what_a_user_gets_wrong_when_run_then_a_clear_error_and_no_panic() {
+    let cases: [(&[&str], &str); 3] = [
+        (&["invoke", "enrich", "--event", "events/no-such-file.json"], "no-such-file.json"),
+        (&["run"], "--scenario"),
+        (&["run", "--scenario", "security", "--input", "-"], "exclude each other"),
+    ];
+    for (args, says) in cases {
+        let run = eddy(args);
+        let stderr = text(&run.stderr);
+        assert!(!run.status.success(), "{args:?} should fail");
+        assert!(stderr.contains(says), "{args:?}: the error should mention {says:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
