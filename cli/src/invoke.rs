@@ -168,8 +168,7 @@ async fn detect(payload: &[u8], out: &Path, repeat: Option<usize>) -> anyhow::Re
 }
 
 /// Runs `once` `n` times (after one warm-up) and prints, on stderr, the median
-/// wall time and the mean CPU time per invocation (the kernel counts CPU time in
-/// scheduler ticks, so single short readings are coarse), the records/s they make, and the process's
+/// wall time and the mean CPU time per invocation, the records/s they make, and the process's
 /// peak resident memory: `median_ms=X cpu_ms=C records=N records_per_s=R peak_rss_mb=M`.
 async fn repeat_invocations<F, Fut>(n: usize, once: F) -> anyhow::Result<()>
 where

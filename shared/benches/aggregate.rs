@@ -60,8 +60,7 @@ fn cpu_time_per_batch(_: &mut Criterion) {
     let aggregate = Aggregate::in_memory(AggregateConfig::default());
     let archive = eddy::archive::Archive::in_memory(Default::default());
     let deadline = || Deadline::after(Duration::from_secs(60));
-    // the kernel updates a running thread's CPU time at scheduler ticks (a few
-    // ms): time blocks of batches, not single ones
+    // blocks of batches, the median of the blocks: robust to a busy machine
     const BLOCK: u32 = 5;
     let (mut agg, mut arc) = (Vec::new(), Vec::new());
     for round in 0..13 {

@@ -141,12 +141,14 @@ fn cpu_time_per_batch() {
             runtime.block_on(archive.run(payload, deadline())).expect("batch");
             archive_cpu.extend(thread_cpu().zip(t).map(|(b, a)| b - a));
         }
-        // the kernel brings a running thread's count up to date at scheduler ticks,
-        // so one reading is off by up to a tick; the mean of many is not
-        let mean = |v: &[Duration]| v.iter().sum::<Duration>().as_secs_f64() * 1e3 / v.len().max(1) as f64;
-        let (e, a) = (mean(&enrich_cpu), mean(&archive_cpu));
+        // the median: the CPU a batch takes, less what a noisy neighbour adds now and then
+        let median = |v: &mut Vec<Duration>| {
+            v.sort();
+            v.get(v.len() / 2).map_or(f64::NAN, |d| d.as_secs_f64() * 1e3)
+        };
+        let (e, a) = (median(&mut enrich_cpu), median(&mut archive_cpu));
         println!(
-            "cpu time per {name} (mean of {}): enrich {e:.2} ms ({:.0} records/s), archive {a:.2} ms ({:.0} records/s)",
+            "cpu time per {name} (median of {}): enrich {e:.2} ms ({:.0} records/s), archive {a:.2} ms ({:.0} records/s)",
             enrich_cpu.len(),
             *records as f64 / e * 1e3,
             *records as f64 / a * 1e3,

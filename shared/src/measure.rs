@@ -4,11 +4,21 @@
 
 use std::time::{Duration, Instant};
 
-/// CPU time the current thread has used so far (Linux: `/proc/thread-self/schedstat`);
-/// `None` where the system does not say.
+/// CPU time the current thread has used so far, to the nanosecond
+/// (`CLOCK_THREAD_CPUTIME_ID`); `None` where the system has no such clock.
 pub fn thread_cpu_time() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    stat.split_whitespace().next()?.parse().ok().map(Duration::from_nanos)
+    thread_cpu_clock()
+}
+
+#[cfg(unix)]
+fn thread_cpu_clock() -> Option<Duration> {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Some(Duration::new(u64::try_from(t.tv_sec).ok()?, u32::try_from(t.tv_nsec).ok()?))
+}
+
+#[cfg(not(unix))]
+fn thread_cpu_clock() -> Option<Duration> {
+    None
 }
 
 /// The most resident memory the process has held so far, in bytes (Linux:

@@ -15,13 +15,12 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use super::shards::ShardMap;
 use crate::archive::Archive;
 use crate::batch::Counts;
-use crate::config::ArchiveConfig;
 use crate::deadline::Deadline;
 use crate::decode::DecodeLimits;
 use crate::enrich::{Enrich, Enricher};
 use crate::measure::Stopwatch;
 use crate::rules::{Filter, RuleSet};
-use crate::sink::{DirSink, MemorySink, SinkRecord, TeeSink};
+use crate::sink::{CpuMeter, DirSink, MemorySink, Sink, SinkRecord, TeeSink, TimedSink};
 use crate::window::{Aggregate, AggregateConfig, AggregateSinks};
 use crate::workload::{kinesis_event_at, TestRecord};
 
@@ -91,6 +90,16 @@ pub struct Totals {
     /// CPU time spent in each function's handler (its sinks included), in the
     /// same order: what the pipeline's throughput per core is made of.
     pub cpu: [Duration; 4],
+    /// The part of [`Totals::cpu`] spent in the local sinks standing in for
+    /// Firehose, Kinesis and S3 (gzip, files): work the services do in AWS.
+    pub sink_cpu: [Duration; 4],
+}
+
+impl Totals {
+    /// CPU time of each function's own work: [`Totals::cpu`] less [`Totals::sink_cpu`].
+    pub fn handler_cpu(&self) -> [Duration; 4] {
+        std::array::from_fn(|i| self.cpu[i].saturating_sub(self.sink_cpu[i]))
+    }
 }
 
 /// Index of each function in [`Totals::invocations`] and [`Totals::cpu`].
@@ -119,6 +128,8 @@ pub struct Pipeline {
     enriched: Arc<MemorySink>,
     alerts: Arc<MemorySink>,
     reports: Arc<MemorySink>,
+    /// CPU time in each function's local sinks, in [`FUNCTIONS`] order.
+    meters: [CpuMeter; 4],
     totals: Totals,
 }
 
@@ -140,27 +151,34 @@ impl Pipeline {
         let enriched = Arc::new(MemorySink::new("enriched"));
         let alerts = Arc::new(MemorySink::new("alerts"));
         let reports = Arc::new(MemorySink::new("reports"));
-        let archive = Archive::with_dir(&ArchiveConfig { delivery_stream: None, quarantine: None, limits }, out);
+        let meters: [CpuMeter; 4] = Default::default();
+        let timed = |sink: Box<dyn Sink>, f: usize| -> Box<dyn Sink> { Box::new(TimedSink::new(sink, &meters[f])) };
+        let dir = |name: &str, gzip: bool| -> Box<dyn Sink> { Box::new(DirSink::new(out, name, gzip)) };
+        let tee = |name: &str, gzip: bool, memory: &Arc<MemorySink>| -> Box<dyn Sink> {
+            Box::new(TeeSink::new(DirSink::new(out, name, gzip), memory.clone()))
+        };
+        let archive =
+            Archive { archive: timed(dir("archive", true), 0), quarantine: timed(dir("quarantine", false), 0), limits };
         let enrich = Enrich::new(
             enricher,
-            Box::new(TeeSink::new(DirSink::new(out, "enriched", true), enriched.clone())),
-            Box::new(DirSink::new(out, "quarantine", false)),
+            timed(tee("enriched", true, &enriched), 1),
+            timed(dir("quarantine", false), 1),
             limits,
             crate::enrich::config::DEFAULT_CACHE_ENTRIES,
         );
         let filter = Filter {
             rules,
-            alerts: Box::new(TeeSink::new(DirSink::new(out, "alerts", false), alerts.clone())),
-            quarantine: Box::new(DirSink::new(out, "quarantine", false)),
+            alerts: timed(tee("alerts", false, &alerts), 2),
+            quarantine: timed(dir("quarantine", false), 2),
             limits,
         };
         let aggregate = Aggregate::new(
             aggregate,
             AggregateSinks {
-                reports: Box::new(TeeSink::new(DirSink::new(out, "reports", false), reports.clone())),
+                reports: timed(tee("reports", false, &reports), 3),
                 stream: None,
-                late: Box::new(DirSink::new(out, "late", false)),
-                quarantine: Box::new(DirSink::new(out, "quarantine", false)),
+                late: timed(dir("late", false), 3),
+                quarantine: timed(dir("quarantine", false), 3),
             },
         );
         let map = ShardMap::new(settings.shards);
@@ -187,6 +205,7 @@ impl Pipeline {
             enriched,
             alerts,
             reports,
+            meters,
             totals: Totals::default(),
         }
     }
@@ -233,6 +252,11 @@ impl Pipeline {
         Ok(&self.totals)
     }
 
+    /// Brings [`Totals::sink_cpu`] up to date with the sinks' meters.
+    fn read_meters(&mut self) {
+        self.totals.sink_cpu = std::array::from_fn(|i| self.meters[i].total());
+    }
+
     /// One invocation of each function on the shard's pending records.
     async fn flush(&mut self, index: usize) -> Result<(), PipelineError> {
         if self.shards[index].pending.is_empty() {
@@ -252,6 +276,7 @@ impl Pipeline {
         let watch = Stopwatch::start();
         let enriched = self.enrich.run(&raw, deadline).await.map_err(|e| handler("enrich", e))?;
         self.totals.cpu[1] += watch.elapsed();
+        self.read_meters();
         self.totals.enrich.merge(&enriched.counts);
         self.totals.invocations[0] += 1;
         self.totals.invocations[1] += 1;
@@ -269,6 +294,7 @@ impl Pipeline {
         let watch = Stopwatch::start();
         let filtered = self.filter.run(&payload, deadline).await.map_err(|e| handler("filter", e))?;
         self.totals.cpu[2] += watch.elapsed();
+        self.read_meters();
         self.totals.filter.merge(&filtered.counts);
         self.totals.invocations[2] += 1;
         self.count_alerts();
@@ -304,6 +330,7 @@ impl Pipeline {
         let outcome =
             self.aggregate.run(payload, Deadline::after(BUDGET)).await.map_err(|e| handler("aggregate", e))?;
         self.totals.cpu[3] += watch.elapsed();
+        self.read_meters();
         self.totals.aggregate.merge(&outcome.counts);
         self.totals.invocations[3] += 1;
         self.shards[index].state = outcome.response.state;

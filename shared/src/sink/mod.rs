@@ -17,6 +17,7 @@ pub mod memory;
 pub mod retry;
 pub mod s3;
 pub mod tee;
+pub mod timed;
 
 pub use dir::DirSink;
 pub use firehose::FirehoseSink;
@@ -24,6 +25,7 @@ pub use kinesis::KinesisSink;
 pub use memory::MemorySink;
 pub use s3::S3Sink;
 pub use tee::TeeSink;
+pub use timed::{CpuMeter, TimedSink};
 
 /// One entry for a sink: bytes and the partition key streams need.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,6 +106,21 @@ pub trait Sink: Send + Sync {
     /// Sends the batch, retrying what the sink owns until `deadline`, and
     /// reports what did not arrive.
     async fn send(&self, batch: SinkBatch<'_>, deadline: Deadline) -> SendReport;
+}
+
+#[async_trait]
+impl<S: Sink + ?Sized> Sink for Box<S> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+
+    fn limits(&self) -> Option<ServiceLimits> {
+        (**self).limits()
+    }
+
+    async fn send(&self, batch: SinkBatch<'_>, deadline: Deadline) -> SendReport {
+        (**self).send(batch, deadline).await
+    }
 }
 
 #[async_trait]
