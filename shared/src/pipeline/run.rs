@@ -116,6 +116,11 @@ struct Shard {
     last_arrival_ms: i64,
 }
 
+/// `sink`, its sends timed on `meter`, boxed for a function.
+fn timed_sink<S: Sink + 'static>(sink: S, meter: &CpuMeter) -> Box<dyn Sink> {
+    Box::new(TimedSink::new(sink, meter))
+}
+
 /// The four functions wired together over local folders.
 pub struct Pipeline {
     settings: Settings,
@@ -152,33 +157,33 @@ impl Pipeline {
         let alerts = Arc::new(MemorySink::new("alerts"));
         let reports = Arc::new(MemorySink::new("reports"));
         let meters: [CpuMeter; 4] = Default::default();
-        let timed = |sink: Box<dyn Sink>, f: usize| -> Box<dyn Sink> { Box::new(TimedSink::new(sink, &meters[f])) };
-        let dir = |name: &str, gzip: bool| -> Box<dyn Sink> { Box::new(DirSink::new(out, name, gzip)) };
-        let tee = |name: &str, gzip: bool, memory: &Arc<MemorySink>| -> Box<dyn Sink> {
-            Box::new(TeeSink::new(DirSink::new(out, name, gzip), memory.clone()))
+        let dir = |name: &str, gzip: bool| DirSink::new(out, name, gzip);
+        let tee = |name: &str, gzip: bool, memory: &Arc<MemorySink>| TeeSink::new(dir(name, gzip), memory.clone());
+        let archive = Archive {
+            archive: timed_sink(dir("archive", true), &meters[0]),
+            quarantine: timed_sink(dir("quarantine", false), &meters[0]),
+            limits,
         };
-        let archive =
-            Archive { archive: timed(dir("archive", true), 0), quarantine: timed(dir("quarantine", false), 0), limits };
         let enrich = Enrich::new(
             enricher,
-            timed(tee("enriched", true, &enriched), 1),
-            timed(dir("quarantine", false), 1),
+            timed_sink(tee("enriched", true, &enriched), &meters[1]),
+            timed_sink(dir("quarantine", false), &meters[1]),
             limits,
             crate::enrich::config::DEFAULT_CACHE_ENTRIES,
         );
         let filter = Filter {
             rules,
-            alerts: timed(tee("alerts", false, &alerts), 2),
-            quarantine: timed(dir("quarantine", false), 2),
+            alerts: timed_sink(tee("alerts", false, &alerts), &meters[2]),
+            quarantine: timed_sink(dir("quarantine", false), &meters[2]),
             limits,
         };
         let aggregate = Aggregate::new(
             aggregate,
             AggregateSinks {
-                reports: timed(tee("reports", false, &reports), 3),
+                reports: timed_sink(tee("reports", false, &reports), &meters[3]),
                 stream: None,
-                late: timed(dir("late", false), 3),
-                quarantine: timed(dir("quarantine", false), 3),
+                late: timed_sink(dir("late", false), &meters[3]),
+                quarantine: timed_sink(dir("quarantine", false), &meters[3]),
             },
         );
         let map = ShardMap::new(settings.shards);

@@ -109,21 +109,6 @@ pub trait Sink: Send + Sync {
 }
 
 #[async_trait]
-impl<S: Sink + ?Sized> Sink for Box<S> {
-    fn name(&self) -> &str {
-        (**self).name()
-    }
-
-    fn limits(&self) -> Option<ServiceLimits> {
-        (**self).limits()
-    }
-
-    async fn send(&self, batch: SinkBatch<'_>, deadline: Deadline) -> SendReport {
-        (**self).send(batch, deadline).await
-    }
-}
-
-#[async_trait]
 impl<S: Sink + ?Sized> Sink for std::sync::Arc<S> {
     fn name(&self) -> &str {
         (**self).name()
