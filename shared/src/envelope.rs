@@ -16,6 +16,9 @@ use crate::json::cursor::{Cursor, StrSpan};
 pub struct RawRecord<'a> {
     /// `eventID`: `shardId-...:sequence`.
     pub event_id: Cow<'a, str>,
+    /// The shard part of `eventID` (`shardId-...`), taken while the record is
+    /// being read (its bytes are in cache then, not once the whole event is).
+    pub shard_id: Cow<'a, str>,
     /// `kinesis.data` (base64 text; not checked for UTF-8 here: the base64
     /// decoder refuses anything outside its alphabet).
     pub data: Cow<'a, [u8]>,
@@ -29,13 +32,20 @@ pub struct RawRecord<'a> {
 
 /// Reads the `Records` of a Lambda Kinesis event (plain or tumbling-window).
 pub fn read_records(json: &[u8]) -> Result<Vec<RawRecord<'_>>, String> {
+    let mut records = Vec::with_capacity(json.len() / 900);
+    read_records_each(json, |record| records.push(record))?;
+    Ok(records)
+}
+
+/// Reads the `Records` of a Lambda Kinesis event, handing each to `each` as
+/// soon as it is read (while its bytes are still in cache); an error after
+/// some records were handed over still fails the whole event.
+pub fn read_records_each<'a>(json: &'a [u8], mut each: impl FnMut(RawRecord<'a>)) -> Result<(), String> {
     let mut r = Reader { c: Cursor::new(json) };
-    let mut records = Vec::new();
     r.object(|r, key| {
         if key == b"Records" {
-            records.reserve(json.len() / 900);
             r.array(|r| {
-                records.push(r.record()?);
+                each(r.record()?);
                 Ok(())
             })
         } else {
@@ -46,7 +56,23 @@ pub fn read_records(json: &[u8]) -> Result<Vec<RawRecord<'_>>, String> {
     if !r.c.at_end() {
         return Err(r.error("trailing characters"));
     }
-    Ok(records)
+    Ok(())
+}
+
+/// `rec` with its [`RawRecord::shard_id`] taken from its `eventID`.
+fn with_shard(mut rec: RawRecord<'_>) -> RawRecord<'_> {
+    rec.shard_id = match &rec.event_id {
+        Cow::Borrowed(id) => Cow::Borrowed(shard_of(id)),
+        Cow::Owned(id) => Cow::Owned(shard_of(id).to_string()),
+    };
+    rec
+}
+
+/// The shard of an `eventID` (`shardId-000000000000:4959...` -> `shardId-000000000000`):
+/// a short scan from the start, the colon comes early.
+fn shard_of(event_id: &str) -> &str {
+    let end = event_id.bytes().position(|b| b == b':').unwrap_or(event_id.len());
+    &event_id[..end]
 }
 
 struct Reader<'a> {
@@ -145,7 +171,8 @@ impl<'a> Reader<'a> {
         c.string()?;
         c.literal(br#","eventSourceARN":"#).then_some(())?;
         c.string()?;
-        c.literal(b"}").then_some(rec)
+        c.literal(b"}").then_some(())?;
+        Some(with_shard(rec))
     }
 
     /// A record in any member order and spacing.
@@ -162,7 +189,7 @@ impl<'a> Reader<'a> {
             }),
             _ => r.skip_value(),
         })?;
-        Ok(rec)
+        Ok(with_shard(rec))
     }
 
     fn string(&mut self) -> Result<Cow<'a, str>, String> {

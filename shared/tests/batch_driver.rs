@@ -180,3 +180,21 @@ async fn object_sinks_get_a_key_from_the_function_hour_shard_and_first_sequence(
     run(&s, &event(&[(SEQ[0], b"".to_vec())])).await;
     assert_eq!(s.quarantine.keys(), vec![format!("archive/2024/11/25/02/shardId-000000000007-{}", SEQ[0])]);
 }
+
+#[tokio::test]
+async fn given_an_envelope_broken_after_good_records_when_run_then_the_event_fails_and_nothing_is_sent() {
+    // records are decoded as the envelope reader reaches them: a break further
+    // on must still fail the whole event before any sink is called
+    let s = setup();
+    let whole = event(&[(SEQ[0], br#"{"n":0}"#.to_vec()), (SEQ[1], br#"{"n":1}"#.to_vec())]);
+    let second = whole.windows(SEQ[1].len()).position(|w| w == SEQ[1].as_bytes()).unwrap();
+    let broken = &whole[..second + 5]; // cut inside the second record's sequence number
+
+    let err = s.app.run(broken, Deadline::after(Duration::from_secs(5))).await.unwrap_err();
+
+    assert!(err.to_string().contains("at byte"), "the error says where: {err}");
+    assert_eq!(s.archive.count(), 0, "nothing archived from a rejected event");
+    assert_eq!(s.quarantine.count(), 0);
+    let fine = run(&s, &whole).await;
+    assert_eq!((fine.counts.records, fine.counts.delivered), (2, 2));
+}
