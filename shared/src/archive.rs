@@ -9,7 +9,9 @@ use std::path::Path;
 use aws_config::SdkConfig;
 
 use crate::aws::{firehose_client, s3_client};
-use crate::batch::{write_coords, BatchError, BatchReport, Driver, DropReason, Outputs, Processor};
+use crate::batch::{
+    parse_kinesis_event, write_coords, BatchError, BatchReport, Driver, DropReason, Outputs, Processor,
+};
 use crate::config::{ArchiveConfig, ConfigError};
 use crate::deadline::Deadline;
 use crate::decode::DecodeLimits;
@@ -115,8 +117,9 @@ impl Archive {
 
     /// Like [`Archive::handle`], returning the whole report (counts included).
     pub async fn run(&self, payload: &[u8], deadline: Deadline) -> Result<BatchReport, BatchError> {
+        let records = parse_kinesis_event(payload)?;
         let driver =
             Driver { sinks: vec![self.archive.as_ref()], quarantine: self.quarantine.as_ref(), limits: self.limits };
-        Ok(driver.run_event(payload, &mut ArchiveProcessor, deadline).await?.1)
+        driver.run(&records, &mut ArchiveProcessor, deadline).await
     }
 }

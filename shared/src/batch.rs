@@ -14,7 +14,6 @@ use chrono::{DateTime, Datelike, Timelike, Utc};
 
 use crate::deadline::Deadline;
 use crate::decode::{decode_record, DecodeLimits, Payload, UnitOutcome};
-use crate::envelope::RawRecord;
 use crate::event::{Coords, Event};
 use crate::json::{write_f64, write_key, write_str, write_u64};
 use crate::limits::ServiceLimits;
@@ -53,24 +52,17 @@ pub struct InRecord<'a> {
 /// the records' data.
 pub fn parse_kinesis_event(payload: &[u8]) -> Result<Vec<InRecord<'_>>, BatchError> {
     let records = crate::envelope::read_records(payload).map_err(BatchError::Envelope)?;
-    Ok(records.into_iter().map(InRecord::from).collect())
-}
-
-impl<'a> From<RawRecord<'a>> for InRecord<'a> {
-    fn from(r: RawRecord<'a>) -> Self {
-        InRecord {
+    Ok(records
+        .into_iter()
+        .map(|r| InRecord {
             shard_id: r.shard_id,
             sequence_number: r.sequence_number,
             partition_key: r.partition_key,
             approximate_arrival: r.approximate_arrival,
             data: r.data,
-        }
-    }
+        })
+        .collect())
 }
-
-/// Bytes a record of a typical access event takes in Lambda's envelope (a
-/// guess for sizing buffers, never a limit).
-const TYPICAL_RECORD_ENVELOPE_BYTES: usize = 900;
 
 /// Why a processor left an event out; counted per reason.
 pub type DropReason = &'static str;
@@ -268,32 +260,6 @@ impl Driver<'_> {
         self.run_until_answer(records, processor, deadline).await.answer(records)
     }
 
-    /// Reads a Lambda Kinesis event and runs its records through `processor`
-    /// and the sinks, each record decoded and processed as soon as the
-    /// envelope reader reaches it (while its bytes are in cache: on a 6 MB
-    /// event, reading it all first and decoding after misses the cache on
-    /// every record). Returns the records (for the caller's own bookkeeping) and the report.
-    pub async fn run_event<'p, P: Processor>(
-        &self,
-        payload: &'p [u8],
-        processor: &mut P,
-        deadline: Deadline,
-    ) -> Result<(Vec<InRecord<'p>>, BatchReport), BatchError> {
-        let expected = payload.len() / TYPICAL_RECORD_ENVELOPE_BYTES;
-        let mut staged = self.staged(expected);
-        let mut records: Vec<InRecord<'p>> = Vec::with_capacity(expected);
-        let mut scratch = Vec::new();
-        crate::envelope::read_records_each(payload, |raw| {
-            let record = InRecord::from(raw);
-            self.stage_record(records.len(), &record, processor, &mut staged, &mut scratch);
-            records.push(record);
-        })
-        .map_err(BatchError::Envelope)?;
-        let failed_records = self.send(&records, &staged, processor.name(), deadline).await;
-        let report = Sent { items: staged.items, failed_records }.answer(&records)?;
-        Ok((records, report))
-    }
-
     /// Like [`Driver::run`], stopping before the answer: work that must also
     /// succeed for a record to count as done (detect's state writes) can then
     /// fail more records ([`Sent::fail_record`]) before [`Sent::answer`].
@@ -310,75 +276,62 @@ impl Driver<'_> {
 
     /// Decodes every record and runs the processor: synchronous, no I/O.
     fn stage<P: Processor>(&self, records: &[InRecord<'_>], processor: &mut P) -> Staged {
-        let mut staged = self.staged(records.len());
-        let mut scratch = Vec::new();
-        for (index, record) in records.iter().enumerate() {
-            self.stage_record(index, record, processor, &mut staged, &mut scratch);
-        }
-        staged
-    }
-
-    /// Nothing staged yet, with room for about `records` records' outputs.
-    fn staged(&self, records: usize) -> Staged {
-        Staged {
-            outputs: Outputs::new(self.sinks.iter().map(|s| s.limits()), records),
+        let mut staged = Staged {
+            outputs: Outputs::new(self.sinks.iter().map(|s| s.limits()), records.len()),
             quarantine: Vec::new(),
             quarantine_owners: Vec::new(),
-            items: Vec::with_capacity(records),
-        }
-    }
-
-    /// Decodes one record (`scratch` holds its data) and runs the processor on its events.
-    fn stage_record<P: Processor>(
-        &self,
-        index: usize,
-        record: &InRecord<'_>,
-        processor: &mut P,
-        staged: &mut Staged,
-        scratch: &mut Vec<u8>,
-    ) {
-        let base = Coords {
-            record: index,
-            shard_id: &record.shard_id,
-            sequence_number: &record.sequence_number,
-            subsequence_number: None,
-            partition_key: &record.partition_key,
-            approximate_arrival: record.approximate_arrival,
+            items: Vec::with_capacity(records.len()),
         };
-        if decode_base64(&record.data, scratch).is_err() {
-            let item = staged.add(index, ItemState::Quarantined);
-            staged.quarantine(item, &base, "data is not valid base64", &record.data);
-            return;
-        }
-        for unit in decode_record(scratch, &self.limits) {
-            let coords = match &unit.sub {
-                Some(sub) => Coords {
-                    subsequence_number: Some(sub.subsequence_number),
-                    partition_key: &sub.partition_key,
-                    ..base
-                },
-                None => base,
+        let mut scratch = Vec::new();
+        for (index, record) in records.iter().enumerate() {
+            let base = Coords {
+                record: index,
+                shard_id: &record.shard_id,
+                sequence_number: &record.sequence_number,
+                subsequence_number: None,
+                partition_key: &record.partition_key,
+                approximate_arrival: record.approximate_arrival,
             };
-            match &unit.outcome {
-                UnitOutcome::Events(payloads) if payloads.is_empty() => {
-                    staged.add(index, ItemState::Dropped(NO_LOG_EVENTS));
-                }
-                UnitOutcome::Events(payloads) => {
-                    for Payload { data, log, members } in payloads {
-                        let event =
-                            Event { coords, data: data.reborrow(), log: log.and_then(|i| unit.logs.get(i)), members };
-                        staged.process(processor, &event);
+            if decode_base64(&record.data, &mut scratch).is_err() {
+                let item = staged.add(index, ItemState::Quarantined);
+                staged.quarantine(item, &base, "data is not valid base64", &record.data);
+                continue;
+            }
+            for unit in decode_record(&scratch, &self.limits) {
+                let coords = match &unit.sub {
+                    Some(sub) => Coords {
+                        subsequence_number: Some(sub.subsequence_number),
+                        partition_key: &sub.partition_key,
+                        ..base
+                    },
+                    None => base,
+                };
+                match &unit.outcome {
+                    UnitOutcome::Events(payloads) if payloads.is_empty() => {
+                        staged.add(index, ItemState::Dropped(NO_LOG_EVENTS));
                     }
-                }
-                UnitOutcome::Quarantined { reason, raw } => {
-                    let item = staged.add(index, ItemState::Quarantined);
-                    staged.quarantine(item, &coords, &reason.to_string(), raw);
-                }
-                UnitOutcome::Control => {
-                    staged.add(index, ItemState::Dropped(CONTROL_MESSAGE));
+                    UnitOutcome::Events(payloads) => {
+                        for Payload { data, log, members } in payloads {
+                            let event = Event {
+                                coords,
+                                data: data.reborrow(),
+                                log: log.and_then(|i| unit.logs.get(i)),
+                                members,
+                            };
+                            staged.process(processor, &event);
+                        }
+                    }
+                    UnitOutcome::Quarantined { reason, raw } => {
+                        let item = staged.add(index, ItemState::Quarantined);
+                        staged.quarantine(item, &coords, &reason.to_string(), raw);
+                    }
+                    UnitOutcome::Control => {
+                        staged.add(index, ItemState::Dropped(CONTROL_MESSAGE));
+                    }
                 }
             }
         }
+        staged
     }
 
     /// Sends every sink's entries at once; returns which records had an entry fail.

@@ -32,20 +32,13 @@ pub struct RawRecord<'a> {
 
 /// Reads the `Records` of a Lambda Kinesis event (plain or tumbling-window).
 pub fn read_records(json: &[u8]) -> Result<Vec<RawRecord<'_>>, String> {
-    let mut records = Vec::with_capacity(json.len() / 900);
-    read_records_each(json, |record| records.push(record))?;
-    Ok(records)
-}
-
-/// Reads the `Records` of a Lambda Kinesis event, handing each to `each` as
-/// soon as it is read (while its bytes are still in cache); an error after
-/// some records were handed over still fails the whole event.
-pub fn read_records_each<'a>(json: &'a [u8], mut each: impl FnMut(RawRecord<'a>)) -> Result<(), String> {
     let mut r = Reader { c: Cursor::new(json) };
+    let mut records = Vec::new();
     r.object(|r, key| {
         if key == b"Records" {
+            records.reserve(json.len() / 900);
             r.array(|r| {
-                each(r.record()?);
+                records.push(r.record()?);
                 Ok(())
             })
         } else {
@@ -56,7 +49,7 @@ pub fn read_records_each<'a>(json: &'a [u8], mut each: impl FnMut(RawRecord<'a>)
     if !r.c.at_end() {
         return Err(r.error("trailing characters"));
     }
-    Ok(())
+    Ok(records)
 }
 
 /// `rec` with its [`RawRecord::shard_id`] taken from its `eventID`.

@@ -8,7 +8,7 @@ use aws_config::SdkConfig;
 use aws_lambda_events::streams::KinesisEventResponse;
 
 use crate::aws::{kinesis_client, s3_client};
-use crate::batch::{BatchError, BatchReport, Driver};
+use crate::batch::{parse_kinesis_event, BatchError, BatchReport, Driver};
 use crate::deadline::Deadline;
 use crate::decode::DecodeLimits;
 use crate::limits::KINESIS;
@@ -89,14 +89,15 @@ impl Enrich {
 
     /// Like [`Enrich::handle`], returning the whole report (counts included).
     pub async fn run(&self, payload: &[u8], deadline: Deadline) -> Result<BatchReport, BatchError> {
+        let records = parse_kinesis_event(payload)?;
         // The caches leave the mutex for the batch (no lock is held across an
         // await) and come back after it.
         let mut state = std::mem::replace(&mut *self.lock_state(), EnrichState::new(0));
         let driver =
             Driver { sinks: vec![self.enriched.as_ref()], quarantine: self.quarantine.as_ref(), limits: self.limits };
-        let report = driver.run_event(payload, &mut EnrichProcessor::new(&self.enricher, &mut state), deadline).await;
+        let report = driver.run(&records, &mut EnrichProcessor::new(&self.enricher, &mut state), deadline).await;
         *self.lock_state() = state;
-        Ok(report?.1)
+        report
     }
 
     /// Entries in the lookup caches now (user agents, geo records).

@@ -11,7 +11,7 @@ use aws_lambda_events::streams::KinesisEventResponse;
 
 use super::{RuleError, RuleSet, Verdict};
 use crate::aws::{kinesis_client, s3_client};
-use crate::batch::{BatchError, BatchReport, Driver, DropReason, Outputs, Processor};
+use crate::batch::{parse_kinesis_event, BatchError, BatchReport, Driver, DropReason, Outputs, Processor};
 use crate::config::{ArchiveConfig, ConfigError, QuarantineConfig, QUARANTINE_BUCKET};
 use crate::deadline::Deadline;
 use crate::decode::DecodeLimits;
@@ -227,9 +227,10 @@ impl Filter {
 
     /// Like [`Filter::handle`], returning the whole report (counts included).
     pub async fn run(&self, payload: &[u8], deadline: Deadline) -> Result<BatchReport, BatchError> {
+        let records = parse_kinesis_event(payload)?;
         let driver =
             Driver { sinks: vec![self.alerts.as_ref()], quarantine: self.quarantine.as_ref(), limits: self.limits };
-        Ok(driver.run_event(payload, &mut FilterProcessor::new(&self.rules), deadline).await?.1)
+        driver.run(&records, &mut FilterProcessor::new(&self.rules), deadline).await
     }
 }
 
