@@ -150,6 +150,26 @@ fn given_repeat_when_invoked_then_the_timings_and_peak_memory_are_printed() {
 }
 
 #[test]
+fn given_rules_that_miss_what_the_truth_expects_when_run_then_the_command_fails_and_says_which() {
+    // the shipped security pack with `server-error` made stricter (599 only):
+    // its alerts fall short of the generator's truth
+    let out = scratch("run-disagrees");
+    let pack = std::fs::read_to_string(repo().join("rules/security.yaml")).unwrap();
+    let stricter = pack.replace("range: [500, 599]", "range: [599, 599]");
+    assert_ne!(pack, stricter, "the pack still has the server-error range this test edits");
+    let rules = out.join("security.yaml");
+    std::fs::write(&rules, stricter).unwrap();
+    let tree = out.join("tree");
+    let args = ["run", "--scenario", "security", "--count", "5000", "--rules"];
+    let run = eddy(&[&args[..], &[rules.to_str().unwrap(), "--out", tree.to_str().unwrap()]].concat());
+    let (stdout, stderr) = (text(&run.stdout), text(&run.stderr));
+    assert!(!run.status.success(), "{stdout}");
+    assert!(stderr.contains("disagrees with the ground truth") && stderr.contains("rule server-error"), "{stderr}");
+    assert!(!stdout.contains("ground truth: all agree"), "{stdout}");
+    assert_outcomes_add_up(&stdout);
+}
+
+#[test]
 fn given_what_a_user_gets_wrong_when_run_then_a_clear_error_and_no_panic() {
     let cases: [(&[&str], &str); 3] = [
         (&["invoke", "enrich", "--event", "events/no-such-file.json"], "no-such-file.json"),
