@@ -532,3 +532,41 @@ async fn a_final_invoke_with_no_records_still_writes_the_report_of_the_carried_s
     assert_eq!(sinks.report()[0]["events"], 4);
     assert!(sinks.quarantine.lines().is_empty());
 }
+
+#[tokio::test]
+async fn given_a_warm_function_when_it_gets_its_own_state_back_then_it_answers_as_a_cold_one_decoding_it() {
+    // one function across the window remembers the state it returned (and
+    // skips decoding it); a fresh function per invocation always decodes:
+    // every state, and the report, must be the same
+    let records: Vec<TestRecord> = eddy::gen::Generator::new(eddy::gen::Scenario::Security, 7, 3_000)
+        .map(|e| TestRecord { partition_key: e.partition_key, data: e.data })
+        .collect();
+    let spec = WindowSpec::new(START, START + FIVE_MIN);
+    let (warm, warm_sinks) = app();
+    let mut states = (BTreeMap::new(), BTreeMap::new());
+    for (i, chunk) in records.chunks(1_000).enumerate() {
+        let first_seq = 1 + (i * 1_000) as u64;
+        let payload = |state: &BTreeMap<String, String>| {
+            window_event(chunk, first_seq, (START / 1000) as f64 + 1.0, &spec.clone().carrying(state.clone()))
+        };
+        let from_warm = warm.run(&payload(&states.0), deadline()).await.unwrap();
+        let (cold, _) = app();
+        let from_cold = cold.run(&payload(&states.1), deadline()).await.unwrap();
+        // (the encoding of an unordered map need not be byte for byte the same: compare what it holds)
+        let (warm_state, cold_state) = (
+            decode(&from_warm.response.state, warm.config(), START),
+            decode(&from_cold.response.state, cold.config(), START),
+        );
+        assert!(warm_state == cold_state, "state after batch {i} differs");
+        assert_eq!(warm_state.totals.events, 1_000 * (i as u64 + 1));
+        assert!(from_warm.state_bytes > 0);
+        states = (from_warm.response.state, from_cold.response.state);
+    }
+    let last =
+        |state: &BTreeMap<String, String>| window_event(&[], 3_001, 0.0, &spec.clone().last().carrying(state.clone()));
+    warm.run(&last(&states.0), deadline()).await.unwrap();
+    let (cold, cold_sinks) = app();
+    cold.run(&last(&states.1), deadline()).await.unwrap();
+    assert_eq!(warm_sinks.report(), cold_sinks.report());
+    assert_eq!(warm_sinks.report()[0]["events"], 3_000);
+}

@@ -17,8 +17,9 @@
 //! report fails, the invocation fails and Lambda retries it with the same
 //! state (report and late objects have fixed keys, so the retry overwrites).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::Mutex;
 
 use async_trait::async_trait;
 use aws_config::SdkConfig;
@@ -221,6 +222,18 @@ pub struct Aggregate {
     config: AggregateConfig,
     plan: Plan,
     sinks: AggregateSinks,
+    last_states: Mutex<HashMap<String, LastState>>,
+}
+
+/// Shards whose last returned state a warm function keeps decoded (each up to
+/// [`STATE_BUDGET_BYTES`] encoded, about as much again decoded).
+pub const MAX_REMEMBERED_STATES: usize = 4;
+
+/// The state an invocation returned for a shard: the text Lambda will hand
+/// back with the shard's next invocation, and the state it encodes.
+struct LastState {
+    text: String,
+    state: WindowState,
 }
 
 /// A sink that accepts and forgets everything (re-folding a batch prefix).
@@ -240,7 +253,7 @@ impl Sink for Discard {
 impl Aggregate {
     /// The function with the given sinks.
     pub fn new(config: AggregateConfig, sinks: AggregateSinks) -> Self {
-        Self { plan: Plan::new(&config), config, sinks }
+        Self { plan: Plan::new(&config), config, sinks, last_states: Mutex::new(HashMap::new()) }
     }
 
     /// As deployed: S3 for reports, late events and the quarantine, Kinesis
@@ -365,6 +378,7 @@ impl Aggregate {
             });
         }
         let encoded = state.encode(STATE_BUDGET_BYTES)?;
+        self.remember(&props.shard_id, &encoded, &state);
         let state_bytes = encoded.len();
         let mut response =
             WindowResponse { state: BTreeMap::new(), batch_item_failures: batch.response.batch_item_failures };
@@ -375,9 +389,18 @@ impl Aggregate {
     /// The state carried in `props`, or an empty one (counting a reset when a
     /// carried state cannot be read: the window goes on rather than blocking the shard).
     fn carried_state(&self, props: &WindowProps) -> WindowState {
+        let remembered = self.lock_last_states().remove(&props.shard_id);
         let Some(text) = props.state.get(STATE_KEY) else {
             return self.plan.empty_state(props.window);
         };
+        if let Some(last) = remembered {
+            let same_window =
+                (last.state.window_start_ms, last.state.window_end_ms) == (props.window.start_ms, props.window.end_ms);
+            if last.text == *text && same_window {
+                // what this function returned last time for the shard: no need to decode it again
+                return last.state;
+            }
+        }
         let decoded = WindowState::decode(
             text,
             self.plan.shape(),
@@ -391,6 +414,21 @@ impl Aggregate {
             state.totals.state_resets = 1;
             state
         })
+    }
+
+    /// Keeps the state just returned for `shard`, decoded, for the shard's next
+    /// invocation (a warm function usually gets it back unchanged); at most
+    /// [`MAX_REMEMBERED_STATES`] shards are kept.
+    fn remember(&self, shard: &str, text: &str, state: &WindowState) {
+        let mut last = self.lock_last_states();
+        if last.len() >= MAX_REMEMBERED_STATES {
+            last.clear();
+        }
+        last.insert(shard.to_string(), LastState { text: text.to_string(), state: state.clone() });
+    }
+
+    fn lock_last_states(&self) -> std::sync::MutexGuard<'_, HashMap<String, LastState>> {
+        self.last_states.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     async fn send_report(
