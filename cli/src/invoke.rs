@@ -10,7 +10,7 @@ use anyhow::Context;
 use eddy::archive::Archive;
 use eddy::config::ArchiveConfig;
 use eddy::deadline::Deadline;
-use eddy::measure::{peak_resident_bytes, Stopwatch};
+use eddy::measure::{median, peak_resident_bytes, Stopwatch};
 
 /// The functions `eddy invoke` can run.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -184,7 +184,7 @@ where
         times.push(start.elapsed());
     }
     let cpu_ms = watch.elapsed().as_secs_f64() * 1e3 / times.len() as f64;
-    let wall = median(&mut times);
+    let wall = median(&mut times).unwrap_or_default();
     let median_ms = wall.as_secs_f64() * 1e3;
     let per_s = records as f64 / wall.as_secs_f64().max(1e-9);
     let peak_mb =
@@ -193,10 +193,4 @@ where
         "median_ms={median_ms:.3} cpu_ms={cpu_ms:.3} records={records} records_per_s={per_s:.0} peak_rss_mb={peak_mb}"
     );
     Ok(())
-}
-
-/// The middle value of `times` (which it sorts).
-fn median(times: &mut [Duration]) -> Duration {
-    times.sort();
-    times.get(times.len() / 2).copied().unwrap_or_default()
 }

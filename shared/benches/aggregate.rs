@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use eddy::deadline::Deadline;
-use eddy::measure::thread_cpu_time as thread_cpu;
+use eddy::measure::{median, thread_cpu_time as thread_cpu};
 use eddy::window::workload::{with_window, WindowSpec};
 use eddy::window::{Aggregate, AggregateConfig};
 use eddy::workload::{reference_event, REFERENCE_RECORDS, REFERENCE_RECORD_BYTES};
@@ -49,8 +49,7 @@ fn aggregate_reference_batch(c: &mut Criterion) {
 }
 
 fn median_ms(times: &mut [Duration]) -> f64 {
-    times.sort();
-    times.get(times.len() / 2).map_or(f64::NAN, |d| d.as_secs_f64() * 1e3)
+    median(times).map_or(f64::NAN, |d| d.as_secs_f64() * 1e3)
 }
 
 fn cpu_time_per_batch(_: &mut Criterion) {

@@ -25,7 +25,7 @@ use eddy::decode::DecodeLimits;
 use eddy::enrich::config::DEFAULT_CACHE_ENTRIES;
 use eddy::enrich::{Catalog, Enrich, EnrichProcessor, EnrichState, Enricher, Geo, GeoDb};
 use eddy::event::{Coords, Data, Event};
-use eddy::measure::thread_cpu_time as thread_cpu;
+use eddy::measure::{median, thread_cpu_time as thread_cpu};
 use eddy::workload::{
     access_event, reference_event, HEAVY_RECORDS, HEAVY_RECORD_BYTES, REFERENCE_RECORDS, REFERENCE_RECORD_BYTES,
 };
@@ -142,11 +142,8 @@ fn cpu_time_per_batch() {
             archive_cpu.extend(thread_cpu().zip(t).map(|(b, a)| b - a));
         }
         // the median: the CPU a batch takes, less what a noisy neighbour adds now and then
-        let median = |v: &mut Vec<Duration>| {
-            v.sort();
-            v.get(v.len() / 2).map_or(f64::NAN, |d| d.as_secs_f64() * 1e3)
-        };
-        let (e, a) = (median(&mut enrich_cpu), median(&mut archive_cpu));
+        let median_ms = |v: &mut Vec<Duration>| median(v).map_or(f64::NAN, |d| d.as_secs_f64() * 1e3);
+        let (e, a) = (median_ms(&mut enrich_cpu), median_ms(&mut archive_cpu));
         println!(
             "cpu time per {name} (median of {}): enrich {e:.2} ms ({:.0} records/s), archive {a:.2} ms ({:.0} records/s)",
             enrich_cpu.len(),

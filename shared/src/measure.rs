@@ -35,6 +35,12 @@ fn peak_from_status(status: &str) -> Option<u64> {
     kib.checked_mul(1024)
 }
 
+/// The middle one of `times` (sorting them); `None` when there are none.
+pub fn median(times: &mut [Duration]) -> Option<Duration> {
+    times.sort_unstable();
+    times.get(times.len() / 2).copied()
+}
+
 /// Measures a stretch of work: the thread's CPU time when the system tells it,
 /// wall time otherwise.
 #[derive(Debug, Clone, Copy)]
@@ -74,6 +80,14 @@ mod tests {
             let after = peak_resident_bytes().unwrap();
             assert!(after >= before + (32 << 20), "{before} -> {after} after touching {} bytes", touched.len());
         }
+    }
+
+    #[test]
+    fn the_median_is_the_middle_time() {
+        let ms = Duration::from_millis;
+        assert_eq!(median(&mut [ms(9), ms(1), ms(5)]), Some(ms(5)));
+        assert_eq!(median(&mut [ms(4), ms(2)]), Some(ms(4)));
+        assert_eq!(median(&mut []), None);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use eddy::limits::KINESIS;
 use eddy::rules::handler::{ALERTS_STREAM, NO_RULE_MATCHED, RULES_FILE};
 use eddy::rules::{Filter, FilterConfig, RuleSet, Severity};
 use eddy::sink::MemorySink;
-use eddy::workload::{kinesis_event, sequence_number, TestRecord};
+use eddy::workload::sequence_number;
 use serde_json::{json, Value};
 
 /// What becomes of one decoded item.
@@ -183,22 +183,10 @@ fn fixtures() -> Vec<Fixture> {
     ]
 }
 
-fn root() -> PathBuf {
-    support::repo()
-}
-
 const FIRST_SEQ: u64 = 100;
 
 fn event_bytes(f: &Fixture) -> Vec<u8> {
-    let records: Vec<TestRecord> =
-        f.records.iter().map(|r| TestRecord { partition_key: r.key.to_string(), data: r.data.clone() }).collect();
-    kinesis_event(
-        &records,
-        "shardId-000000000001",
-        "arn:aws:kinesis:us-east-1:123456789012:stream/enriched",
-        FIRST_SEQ,
-        1_732_496_400.0,
-    )
+    support::enriched_event(f.records.iter().map(|r| (r.key, r.data.as_slice())), "shardId-000000000001", FIRST_SEQ)
 }
 
 #[test]
@@ -215,12 +203,12 @@ struct Run {
 async fn run(f: &Fixture, alerts: Arc<MemorySink>) -> Run {
     let quarantine = Arc::new(MemorySink::new("quarantine"));
     let app = Filter {
-        rules: RuleSet::load(&root().join("rules").join(f.pack)).unwrap(),
+        rules: RuleSet::load(&support::repo().join("rules").join(f.pack)).unwrap(),
         alerts: Box::new(alerts.clone()),
         quarantine: Box::new(quarantine.clone()),
         limits: DecodeLimits::default(),
     };
-    let payload = std::fs::read(root().join("events").join(f.file)).unwrap();
+    let payload = std::fs::read(support::repo().join("events").join(f.file)).unwrap();
     let report = app.run(&payload, Deadline::after(Duration::from_secs(30))).await.unwrap();
     let alerts = alerts
         .records()
@@ -237,7 +225,7 @@ fn severity_of(pack: &RuleSet, ids: &[&str]) -> Severity {
 #[tokio::test]
 async fn given_each_fixture_when_filtered_then_alerts_carry_their_rules_and_counts_add_up() {
     for f in fixtures() {
-        let rules = RuleSet::load(&root().join("rules").join(f.pack)).unwrap();
+        let rules = RuleSet::load(&support::repo().join("rules").join(f.pack)).unwrap();
         let got = run(&f, Arc::new(MemorySink::new("alerts").with_limits(KINESIS))).await;
         let c = &got.report.counts;
         let items: Vec<(&Record, usize, &Expect)> =
@@ -297,7 +285,7 @@ async fn given_an_alert_the_stream_rejects_when_filtered_then_its_record_is_repo
 #[tokio::test]
 async fn given_the_local_config_when_invoked_then_alerts_are_written_under_the_folder() {
     let out = std::env::temp_dir().join(format!("eddy-filter-out-{}", std::process::id()));
-    let rules = root().join("rules/logs.yaml").display().to_string();
+    let rules = support::repo().join("rules/logs.yaml").display().to_string();
     let config = FilterConfig::from_lookup(|k| match k {
         RULES_FILE => Some(rules.clone()),
         _ => None,
@@ -305,7 +293,7 @@ async fn given_the_local_config_when_invoked_then_alerts_are_written_under_the_f
     .unwrap();
     assert!(config.alerts_stream.is_none() && ALERTS_STREAM == "EDDY_ALERTS_STREAM");
     let app = Filter::with_dir(&config, &out).unwrap();
-    let payload = std::fs::read(root().join("events/filter-logs.json")).unwrap();
+    let payload = std::fs::read(support::repo().join("events/filter-logs.json")).unwrap();
     let response = app.handle(&payload, Deadline::after(Duration::from_secs(30))).await.unwrap();
     assert!(response.batch_item_failures.is_empty());
     let files: Vec<PathBuf> = support::walk(&out.join("alerts"));

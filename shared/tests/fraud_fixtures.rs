@@ -8,7 +8,6 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +17,6 @@ use eddy::fraud::processor::{ALREADY_APPLIED, NO_FINDING};
 use eddy::fraud::{Detect, DetectConfig, DetectReport, MemoryUserState};
 use eddy::limits::KINESIS;
 use eddy::sink::MemorySink;
-use eddy::workload::{kinesis_event, TestRecord};
 use serde_json::{json, Value};
 
 /// What becomes of one decoded item.
@@ -155,22 +153,10 @@ fn fixtures() -> Vec<Fixture> {
     ]
 }
 
-fn root() -> PathBuf {
-    support::repo()
-}
-
 const FIRST_SEQ: u64 = 200;
 
 fn event_bytes(f: &Fixture) -> Vec<u8> {
-    let records: Vec<TestRecord> =
-        f.records.iter().map(|r| TestRecord { partition_key: r.key.to_string(), data: r.data.clone() }).collect();
-    kinesis_event(
-        &records,
-        "shardId-000000000002",
-        "arn:aws:kinesis:us-east-1:123456789012:stream/enriched",
-        FIRST_SEQ,
-        1_732_496_400.0,
-    )
+    support::enriched_event(f.records.iter().map(|r| (r.key, r.data.as_slice())), "shardId-000000000002", FIRST_SEQ)
 }
 
 #[test]
@@ -188,7 +174,7 @@ fn app(alerts: Arc<MemorySink>, quarantine: Arc<MemorySink>) -> Detect {
 }
 
 async fn run(app: &Detect, file: &str) -> DetectReport {
-    let payload = std::fs::read(root().join("events").join(file)).unwrap();
+    let payload = std::fs::read(support::repo().join("events").join(file)).unwrap();
     app.run(&payload, Deadline::after(Duration::from_secs(30)), 0).await.unwrap()
 }
 
@@ -271,7 +257,7 @@ async fn given_no_table_and_no_stream_when_invoked_locally_then_alerts_are_writt
     let out = std::env::temp_dir().join(format!("eddy-detect-out-{}", std::process::id()));
     let config = DetectConfig::from_lookup(|_| None).unwrap();
     let app = Detect::with_dir(config, &out, None);
-    let payload = std::fs::read(root().join("events/detect-logins.json")).unwrap();
+    let payload = std::fs::read(support::repo().join("events/detect-logins.json")).unwrap();
     let response = app.handle(&payload, Deadline::after(Duration::from_secs(30))).await.unwrap();
     assert!(response.batch_item_failures.is_empty());
     let lines: usize =

@@ -257,9 +257,11 @@ impl Pipeline {
         Ok(&self.totals)
     }
 
-    /// Brings [`Totals::sink_cpu`] up to date with the sinks' meters.
-    fn read_meters(&mut self) {
-        self.totals.sink_cpu = std::array::from_fn(|i| self.meters[i].total());
+    /// Adds what `watch` measured to function `f`'s CPU time, and brings its
+    /// local sinks' share ([`Totals::sink_cpu`]) up to date.
+    fn add_cpu(&mut self, f: usize, watch: Stopwatch) {
+        self.totals.cpu[f] += watch.elapsed();
+        self.totals.sink_cpu[f] = self.meters[f].total();
     }
 
     /// One invocation of each function on the shard's pending records.
@@ -276,12 +278,11 @@ impl Pipeline {
 
         let watch = Stopwatch::start();
         let archived = self.archive.run(&raw, deadline).await.map_err(|e| handler("archive", e))?;
-        self.totals.cpu[0] += watch.elapsed();
+        self.add_cpu(0, watch);
         self.totals.archive.merge(&archived.counts);
         let watch = Stopwatch::start();
         let enriched = self.enrich.run(&raw, deadline).await.map_err(|e| handler("enrich", e))?;
-        self.totals.cpu[1] += watch.elapsed();
-        self.read_meters();
+        self.add_cpu(1, watch);
         self.totals.enrich.merge(&enriched.counts);
         self.totals.invocations[0] += 1;
         self.totals.invocations[1] += 1;
@@ -298,8 +299,7 @@ impl Pipeline {
         let payload = kinesis_event_at(&records, &arrivals, &shard.id, ENRICHED_ARN, first, &[]);
         let watch = Stopwatch::start();
         let filtered = self.filter.run(&payload, deadline).await.map_err(|e| handler("filter", e))?;
-        self.totals.cpu[2] += watch.elapsed();
-        self.read_meters();
+        self.add_cpu(2, watch);
         self.totals.filter.merge(&filtered.counts);
         self.totals.invocations[2] += 1;
         self.count_alerts();
@@ -334,8 +334,7 @@ impl Pipeline {
         let watch = Stopwatch::start();
         let outcome =
             self.aggregate.run(payload, Deadline::after(BUDGET)).await.map_err(|e| handler("aggregate", e))?;
-        self.totals.cpu[3] += watch.elapsed();
-        self.read_meters();
+        self.add_cpu(3, watch);
         self.totals.aggregate.merge(&outcome.counts);
         self.totals.invocations[3] += 1;
         self.shards[index].state = outcome.response.state;

@@ -37,6 +37,26 @@ pub fn check_generated_fixtures(prefix: &str, generated: Vec<(&str, Vec<u8>)>) {
     assert_eq!(on_disk, names);
 }
 
+/// The Lambda Kinesis event of a fixture on the `enriched` stream: its records
+/// (partition key, data) on `shard`, sequence numbers from `first_seq`.
+pub fn enriched_event<'a>(
+    records: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    shard: &str,
+    first_seq: u64,
+) -> Vec<u8> {
+    let records: Vec<eddy::workload::TestRecord> = records
+        .into_iter()
+        .map(|(key, data)| eddy::workload::TestRecord { partition_key: key.to_string(), data: data.to_vec() })
+        .collect();
+    eddy::workload::kinesis_event(
+        &records,
+        shard,
+        "arn:aws:kinesis:us-east-1:123456789012:stream/enriched",
+        first_seq,
+        1_732_496_400.0,
+    )
+}
+
 /// Every file below `dir`.
 pub fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
