@@ -74,17 +74,29 @@ pub struct LogContext {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemberSpan {
     start: u32,
+    /// The key's end, its top bit set when the key holds a backslash escape.
     key_end: u32,
     value_start: u32,
+    /// The value's end, its top bit set when the value is a string holding an escape.
     end: u32,
 }
 
+/// The flag bit of [`MemberSpan`]'s ends: "this string holds escapes".
+const ESCAPED: u32 = 1 << 31;
+
 impl MemberSpan {
     /// A member from its key's opening quote (`start`), the end of the key
-    /// (past its closing quote), and its value's start and end; `None` past 4 GiB.
+    /// (past its closing quote), and its value's start and end; `None` past 2 GiB.
     pub fn new(start: usize, key_end: usize, value_start: usize, end: usize) -> Option<Self> {
-        let n = |v: usize| u32::try_from(v).ok();
+        let n = |v: usize| u32::try_from(v).ok().filter(|&v| v < ESCAPED);
         Some(Self { start: n(start)?, key_end: n(key_end)?, value_start: n(value_start)?, end: n(end)? })
+    }
+
+    /// The member with whether its key, and its value (if a string), hold
+    /// backslash escapes: unescaped ones are then read without a search.
+    pub fn with_escapes(self, key: bool, value: bool) -> Self {
+        let flag = |on: bool| if on { ESCAPED } else { 0 };
+        Self { key_end: self.key_end | flag(key), end: self.end | flag(value), ..self }
     }
 
     /// Offset of the key's opening quote.
@@ -99,18 +111,33 @@ impl MemberSpan {
 
     /// Offset just past the value.
     pub fn end(&self) -> usize {
-        self.end as usize
+        (self.end & !ESCAPED) as usize
     }
 
     /// The member's name, unescaped (borrowed unless it holds escapes).
     pub fn name<'a>(&self, text: &'a str) -> Option<Cow<'a, str>> {
-        crate::json::cursor::string_literal(text.get(self.start()..self.key_end as usize)?)
+        let key = text.get(self.start()..(self.key_end & !ESCAPED) as usize)?;
+        literal(key, self.key_end & ESCAPED != 0)
     }
 
     /// The value's raw text.
     pub fn value<'a>(&self, text: &'a str) -> Option<&'a str> {
         text.get(self.value_start()..self.end())
     }
+
+    /// Whether the value is a string holding backslash escapes.
+    pub fn value_escaped(&self) -> bool {
+        self.end & ESCAPED != 0
+    }
+}
+
+/// A JSON string literal's content: borrowed between its quotes when the
+/// validator saw no escape, unescaped otherwise.
+pub fn literal(raw: &str, escaped: bool) -> Option<Cow<'_, str>> {
+    if escaped {
+        return crate::json::cursor::string_literal(raw);
+    }
+    raw.strip_prefix('"')?.strip_suffix('"').map(Cow::Borrowed)
 }
 
 /// One event: a decoded unit of a Kinesis record, with its coordinates.

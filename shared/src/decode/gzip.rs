@@ -20,6 +20,10 @@ pub fn is_gzip(bytes: &[u8]) -> bool {
 /// Decompresses `bytes` (one or more gzip members), failing once the output
 /// would pass `limit` bytes. Memory grows by at most one 64 KiB step past what
 /// is already decompressed, and never past `limit`.
+///
+/// Never inlined: its 64 KiB read buffer would otherwise widen the stack frame
+/// (and its page probes) of the decoder every record goes through.
+#[inline(never)]
 pub fn decompress(bytes: &[u8], limit: usize) -> Result<Vec<u8>, DecodeError> {
     let mut decoder = MultiGzDecoder::new(bytes);
     let mut out: Vec<u8> = Vec::with_capacity((bytes.len() * 4).min(limit));

@@ -7,6 +7,7 @@ use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
+use smallvec::SmallVec;
 
 use super::DecodeError;
 use crate::event::MemberSpan;
@@ -31,9 +32,12 @@ pub struct JsonObject<'a> {
     pub members: Vec<MemberSpan>,
 }
 
+/// The objects of one payload: inline for the usual one, on the heap past it.
+pub type JsonObjects<'a> = SmallVec<[JsonObject<'a>; 1]>;
+
 /// The JSON objects in `text`: a single object, several (NDJSON or concatenated),
 /// or the elements of one top-level array. Each is returned as single-line text.
-pub fn objects(text: &str, max_depth: usize) -> Result<Vec<JsonObject<'_>>, DecodeError> {
+pub fn objects(text: &str, max_depth: usize) -> Result<JsonObjects<'_>, DecodeError> {
     if let Some(objects) = valid_objects(text, max_depth) {
         return Ok(objects);
     }
@@ -54,7 +58,7 @@ fn serde_objects(text: &str, max_depth: usize) -> Result<Vec<Cow<'_, str>>, Deco
 /// The fast path, for text that is all valid objects within the nesting limit
 /// (almost every payload): [`validate::value_end`] walks each once; `None` for
 /// anything else, which the serde_json path then explains.
-fn valid_objects(text: &str, max_depth: usize) -> Option<Vec<JsonObject<'_>>> {
+fn valid_objects(text: &str, max_depth: usize) -> Option<JsonObjects<'_>> {
     let b = text.as_bytes();
     let mut i = skip_ws(b, 0);
     let (in_array, depth) = if b.get(i) == Some(&b'[') {
@@ -63,7 +67,7 @@ fn valid_objects(text: &str, max_depth: usize) -> Option<Vec<JsonObject<'_>>> {
     } else {
         (false, max_depth)
     };
-    let mut out = Vec::with_capacity(1);
+    let mut out = JsonObjects::new();
     if in_array && b.get(i) == Some(&b']') {
         i += 1;
     } else {
@@ -278,6 +282,11 @@ mod tests {
                         for m in &object.members {
                             let v: serde_json::Value = serde_json::from_str(m.value(&object.text).unwrap()).unwrap();
                             prop_assert_eq!(Some(&v), value.get(m.name(&object.text).unwrap().as_ref()));
+                            // a string value read through the index's escape flag
+                            if let serde_json::Value::String(s) = &v {
+                                let read = crate::event::literal(m.value(&object.text).unwrap(), m.value_escaped());
+                                prop_assert_eq!(read.as_deref(), Some(s.as_str()));
+                            }
                         }
                     }
                     prop_assert_eq!(Ok(fast.into_iter().map(|o| o.text).collect::<Vec<_>>()), reference)

@@ -8,6 +8,8 @@
 
 use std::borrow::Cow;
 
+use smallvec::SmallVec;
+
 use crate::event::{Data, LogContext, MemberSpan};
 use crate::limits::{DEFAULT_MAX_DECOMPRESSED_BYTES, DEFAULT_MAX_JSON_DEPTH};
 
@@ -105,16 +107,22 @@ pub struct Payload<'a> {
 
 impl Payload<'_> {
     /// The payload with its data made owned.
-    pub fn into_owned(self) -> Payload<'static> {
+    pub fn into_owned<'b>(self) -> Payload<'b> {
         Payload { data: self.data.into_owned(), log: self.log, members: self.members }
     }
 }
+
+/// The payloads of one unit: inline for the usual one, on the heap past it.
+pub type Payloads<'a> = SmallVec<[Payload<'a>; 1]>;
+
+/// The units of one record: inline for the usual one (no KPL), on the heap past it.
+pub type Units<'a> = SmallVec<[Unit<'a>; 1]>;
 
 /// What became of one decoding unit (a record, or one KPL user record).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UnitOutcome<'a> {
     /// Zero or more events (zero only for a CloudWatch Logs control message).
-    Events(Vec<Payload<'a>>),
+    Events(Payloads<'a>),
     /// Not decodable: the reason, and the unit's bytes for the quarantine.
     Quarantined {
         /// Why.
@@ -153,9 +161,9 @@ impl<'a> Unit<'a> {
 }
 
 /// Decodes one Kinesis record's bytes into units (one, or one per KPL user record).
-pub fn decode_record<'a>(bytes: &'a [u8], limits: &DecodeLimits) -> Vec<Unit<'a>> {
+pub fn decode_record<'a>(bytes: &'a [u8], limits: &DecodeLimits) -> Units<'a> {
     if bytes.is_empty() {
-        return vec![Unit::plain(quarantine(DecodeError::Empty, Cow::Borrowed(bytes)))];
+        return smallvec::smallvec![Unit::plain(quarantine(DecodeError::Empty, Cow::Borrowed(bytes)))];
     }
     if kpl::is_aggregated(bytes) {
         return match kpl::deaggregate(bytes) {
@@ -173,11 +181,11 @@ pub fn decode_record<'a>(bytes: &'a [u8], limits: &DecodeLimits) -> Vec<Unit<'a>
                     }
                 })
                 .collect(),
-            Err(reason) => vec![Unit::plain(quarantine(reason, Cow::Borrowed(bytes)))],
+            Err(reason) => smallvec::smallvec![Unit::plain(quarantine(reason, Cow::Borrowed(bytes)))],
         };
     }
     let (outcome, logs) = decode_unit(Cow::Borrowed(bytes), limits);
-    vec![Unit { sub: None, outcome, logs }]
+    smallvec::smallvec![Unit { sub: None, outcome, logs }]
 }
 
 fn quarantine(reason: DecodeError, raw: Cow<'_, [u8]>) -> UnitOutcome<'_> {
@@ -185,8 +193,8 @@ fn quarantine(reason: DecodeError, raw: Cow<'_, [u8]>) -> UnitOutcome<'_> {
 }
 
 impl UnitOutcome<'_> {
-    /// The outcome with every borrow made owned.
-    pub fn into_owned(self) -> UnitOutcome<'static> {
+    /// The outcome with every borrow made owned (of any lifetime: the lists are invariant).
+    pub fn into_owned<'b>(self) -> UnitOutcome<'b> {
         match self {
             UnitOutcome::Events(payloads) => {
                 UnitOutcome::Events(payloads.into_iter().map(Payload::into_owned).collect())
@@ -212,7 +220,9 @@ fn decode_unit<'a>(bytes: Cow<'a, [u8]>, limits: &DecodeLimits) -> (UnitOutcome<
         if let Some(message) = cwlogs::parse(&inflated) {
             return match message {
                 Ok(cwlogs::Message::Control) => (UnitOutcome::Control, Vec::new()),
-                Ok(cwlogs::Message::Data { logs, payloads }) => (UnitOutcome::Events(payloads), logs),
+                Ok(cwlogs::Message::Data { logs, payloads }) => {
+                    (UnitOutcome::Events(Payloads::from_vec(payloads)), logs)
+                }
                 Err(reason) => (quarantine(reason, bytes), Vec::new()),
             };
         }
@@ -226,21 +236,21 @@ fn decode_unit<'a>(bytes: Cow<'a, [u8]>, limits: &DecodeLimits) -> (UnitOutcome<
             Ok(payloads) => (UnitOutcome::Events(payloads), Vec::new()),
             Err(reason) => (quarantine(reason, Cow::Borrowed(b)), Vec::new()),
         },
-        Cow::Owned(b) => match decode_text(&b, limits) {
-            Ok(payloads) => (UnitOutcome::Events(owned(payloads)), Vec::new()),
+        Cow::Owned(b) => match decode_text(&b, limits).map(owned) {
+            Ok(payloads) => (UnitOutcome::Events(payloads), Vec::new()),
             Err(reason) => (quarantine(reason, Cow::Owned(b)), Vec::new()),
         },
     }
 }
 
-fn owned(payloads: Vec<Payload<'_>>) -> Vec<Payload<'static>> {
+fn owned<'b>(payloads: Payloads<'_>) -> Payloads<'b> {
     payloads.into_iter().map(Payload::into_owned).collect()
 }
 
 /// Rules 4-6: UTF-8, then JSON or plain text lines.
-pub fn decode_text<'a>(bytes: &'a [u8], limits: &DecodeLimits) -> Result<Vec<Payload<'a>>, DecodeError> {
+pub fn decode_text<'a>(bytes: &'a [u8], limits: &DecodeLimits) -> Result<Payloads<'a>, DecodeError> {
     let text = std::str::from_utf8(bytes).map_err(|e| DecodeError::NotUtf8 { offset: e.valid_up_to() })?;
-    let payloads: Vec<Payload<'a>> = if json::looks_like_json(text) {
+    let payloads: Payloads<'a> = if json::looks_like_json(text) {
         json::objects(text, limits.max_json_depth)?
             .into_iter()
             .map(|object| Payload { data: Data::Json(object.text), log: None, members: object.members })

@@ -12,7 +12,7 @@ use std::borrow::Cow;
 
 use chrono::{DateTime, Datelike, NaiveDateTime, Timelike, Utc};
 
-use crate::event::MemberSpan;
+use crate::event::{literal, MemberSpan};
 use crate::json::cursor::{string_literal, Cursor};
 
 /// A top-level name enrich writes; a payload member with the same name is
@@ -103,16 +103,17 @@ pub fn scan<'a>(text: &'a str, members: &mut Vec<Member>) -> Option<Fields<'a>> 
 /// when there is one (an empty index: the text is walked).
 pub fn scan_indexed<'a>(text: &'a str, index: &[MemberSpan], members: &mut Vec<Member>) -> Option<Fields<'a>> {
     let mut fields = Fields::default();
-    let mut read = |start, name, value, end| {
-        if let Some(name) = fields.read(name, value) {
+    let mut read = |start, name: Cow<'_, str>, value, end| {
+        if let Some(name) = fields.read(&name, value) {
             members.push(Member { start, end, name });
         }
     };
     if index.is_empty() {
-        for_each_member(text, read)?;
+        for_each_member(text, |start, name, value, end| read(start, name, Raw { text: value, escaped: None }, end))?;
     } else {
         for m in index {
-            read(m.start(), m.name(text)?, m.value(text)?, m.end());
+            let value = Raw { text: m.value(text)?, escaped: Some(m.value_escaped()) };
+            read(m.start(), m.name(text)?, value, m.end());
         }
     }
     Some(fields)
@@ -155,22 +156,22 @@ fn for_each_member<'a>(text: &'a str, mut member: impl FnMut(usize, Cow<'a, str>
 impl<'a> Fields<'a> {
     /// Takes what it needs from one member; returns the added field it is to
     /// give way to, if any.
-    fn read(&mut self, name: Cow<'_, str>, value: &'a str) -> Option<Added> {
-        match name.as_ref() {
+    fn read(&mut self, name: &str, value: Raw<'a>) -> Option<Added> {
+        match name {
             "id" => {
                 self.id = scalar(value);
                 (!matches!(self.id, Some(Scalar::Str(_)))).then_some(Added::Id)
             }
             "kind" => {
-                self.kind = string_literal(value);
+                self.kind = value.string();
                 self.kind.is_none().then_some(Added::Kind)
             }
             "source" => {
-                self.source = string_literal(value);
+                self.source = value.string();
                 self.source.is_none().then_some(Added::Source)
             }
             "service" => {
-                self.service = string_literal(value);
+                self.service = value.string();
                 Some(Added::Service)
             }
             "time" => {
@@ -205,7 +206,7 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn offer_time(&mut self, rank: u8, value: &'a str) {
+    fn offer_time(&mut self, rank: u8, value: Raw<'a>) {
         if self.time.is_none() || rank < self.time_rank {
             if let Some(v) = scalar(value) {
                 (self.time, self.time_rank) = (Some(v), rank);
@@ -215,20 +216,38 @@ impl<'a> Fields<'a> {
 }
 
 /// Keeps a string `value` in `slot` when no better-ranked name filled it.
-fn offer<'a>(slot: &mut Option<Cow<'a, str>>, slot_rank: &mut u8, rank: u8, value: &'a str) -> Option<Added> {
+fn offer<'a>(slot: &mut Option<Cow<'a, str>>, slot_rank: &mut u8, rank: u8, value: Raw<'a>) -> Option<Added> {
     if slot.is_none() || rank < *slot_rank {
-        if let Some(v) = string_literal(value) {
+        if let Some(v) = value.string() {
             (*slot, *slot_rank) = (Some(v), rank);
         }
     }
     None
 }
 
-fn scalar(raw: &str) -> Option<Scalar<'_>> {
-    match raw.as_bytes().first() {
-        Some(b'"') => string_literal(raw).map(Scalar::Str),
-        Some(b'-' | b'0'..=b'9') => Some(Scalar::Number(raw)),
+fn scalar(raw: Raw<'_>) -> Option<Scalar<'_>> {
+    match raw.text.as_bytes().first() {
+        Some(b'"') => raw.string().map(Scalar::Str),
+        Some(b'-' | b'0'..=b'9') => Some(Scalar::Number(raw.text)),
         _ => None,
+    }
+}
+
+/// A member's raw value text, and whether it is a string known to hold
+/// escapes (`None`: not known, searched for).
+#[derive(Debug, Clone, Copy)]
+struct Raw<'a> {
+    text: &'a str,
+    escaped: Option<bool>,
+}
+
+impl<'a> Raw<'a> {
+    /// The value as a string, if it is one (unescaped; borrowed unless it holds escapes).
+    fn string(self) -> Option<Cow<'a, str>> {
+        match self.escaped {
+            Some(escaped) => literal(self.text, escaped),
+            None => string_literal(self.text),
+        }
     }
 }
 
@@ -538,6 +557,22 @@ mod tests {
             })
             .unwrap();
             proptest::prop_assert_eq!(found, serde_members(&text));
+        }
+
+        #[test]
+        fn reading_through_the_decoders_index_finds_what_the_walk_finds(
+            members in proptest::collection::btree_map("[a-z_@\"\\\\]{0,8}|ip|ua|time|id|kind|source|service", json_value(), 0..8),
+            pretty in proptest::bool::ANY,
+        ) {
+            let object = serde_json::Value::Object(members.into_iter().collect());
+            let text = if pretty { serde_json::to_string_pretty(&object).unwrap() } else { object.to_string() };
+            let decoded = crate::decode::json::objects(&text, 64).unwrap();
+            let one = &decoded[0];
+            let (mut walked, mut indexed) = (Vec::new(), Vec::new());
+            let by_walk = scan(&one.text, &mut walked);
+            let by_index = scan_indexed(&one.text, &one.members, &mut indexed);
+            proptest::prop_assert_eq!(by_index, by_walk);
+            proptest::prop_assert_eq!(indexed, walked);
         }
     }
 

@@ -263,8 +263,9 @@ mod tests {
         assert_eq!(loaded.states[&Key::User("u-100".into())].version, 0);
         let calls = calls.lock().unwrap();
         assert!(calls.iter().all(|c| c.len() <= DYNAMODB_BATCH_GET_MAX_KEYS));
-        assert_eq!(calls.len(), 3, "two chunks, then the two unprocessed keys again");
-        assert_eq!(calls[2].len(), 2);
+        assert_eq!(calls.len(), 3, "two chunks, and the two unprocessed keys again");
+        // chunks go out concurrently: the retry may come before or after the other chunk
+        assert!(calls[1..].iter().any(|c| c[..] == calls[0][..2]), "{calls:?}");
     }
 
     #[tokio::test]

@@ -39,8 +39,11 @@ pub fn object_end(b: &[u8], start: usize, max_depth: usize, members: &mut Vec<Me
 #[inline(always)]
 fn walk(b: &[u8], start: usize, max_depth: usize, mut member: impl FnMut(MemberSpan)) -> Option<usize> {
     let limit = max_depth.min(MAX_FAST_DEPTH);
-    // the outermost object's member being read: (its start, key end, value start)
-    let mut open: Option<(usize, usize, usize)> = None;
+    // the outermost object's member being read: (its start, key end, value
+    // start, whether the key holds escapes)
+    let mut open: Option<(usize, usize, usize, bool)> = None;
+    // whether the string value that just ended held escapes
+    let mut value_escaped = false;
     // one bit per open container, set for objects (limit <= 100 < 128 bits)
     let mut objects: u128 = 0;
     let mut depth = 0usize;
@@ -62,10 +65,10 @@ fn walk(b: &[u8], start: usize, max_depth: usize, mut member: impl FnMut(MemberS
                         if b.get(i) != Some(&b'"') {
                             return None;
                         }
-                        let (key_start, key_end) = (i, string_end(b, i)?);
+                        let (key_start, (key_end, key_escaped)) = (i, string_end(b, i)?);
                         i = member_value(b, key_end)?;
                         if depth == 1 {
-                            open = Some((key_start, key_end, i));
+                            open = Some((key_start, key_end, i, key_escaped));
                         }
                     }
                     continue;
@@ -75,7 +78,7 @@ fn walk(b: &[u8], start: usize, max_depth: usize, mut member: impl FnMut(MemberS
                 depth -= 1;
                 objects >>= 1;
             }
-            b'"' => i = string_end(b, i)?,
+            b'"' => (i, value_escaped) = string_end(b, i)?,
             b't' => i = literal_end(b, i, b"true")?,
             b'f' => i = literal_end(b, i, b"false")?,
             b'n' => i = literal_end(b, i, b"null")?,
@@ -87,9 +90,10 @@ fn walk(b: &[u8], start: usize, max_depth: usize, mut member: impl FnMut(MemberS
                 return Some(i);
             }
             if depth == 1 {
-                if let Some((start, key_end, value_start)) = open.take() {
-                    member(MemberSpan::new(start, key_end, value_start, i)?);
+                if let Some((start, key_end, value_start, key_escaped)) = open.take() {
+                    member(MemberSpan::new(start, key_end, value_start, i)?.with_escapes(key_escaped, value_escaped));
                 }
+                value_escaped = false;
             }
             i = skip_ws(b, i);
             let in_object = objects & 1 == 1;
@@ -99,10 +103,10 @@ fn walk(b: &[u8], start: usize, max_depth: usize, mut member: impl FnMut(MemberS
                     if b.get(key_start) != Some(&b'"') {
                         return None;
                     }
-                    let key_end = string_end(b, key_start)?;
+                    let (key_end, key_escaped) = string_end(b, key_start)?;
                     i = member_value(b, key_end)?;
                     if depth == 1 {
-                        open = Some((key_start, key_end, i));
+                        open = Some((key_start, key_end, i, key_escaped));
                     }
                     break;
                 }
@@ -127,12 +131,13 @@ fn member_value(b: &[u8], key_end: usize) -> Option<usize> {
     (b.get(i) == Some(&b':')).then(|| skip_ws(b, i + 1))
 }
 
-/// The offset just past the string opening at `i`: no raw control character,
-/// only the escapes JSON has.
-fn string_end(b: &[u8], i: usize) -> Option<usize> {
+/// The offset just past the string opening at `i`, and whether it holds
+/// escapes: no raw control character, only the escapes JSON has.
+fn string_end(b: &[u8], i: usize) -> Option<(usize, bool)> {
     const QUOTES: u64 = 0x0101_0101_0101_0101 * b'"' as u64;
     const BACKSLASHES: u64 = 0x0101_0101_0101_0101 * b'\\' as u64;
     let mut j = i + 1;
+    let mut escaped = false;
     loop {
         // eight bytes at a time while there are eight
         while let Some(x) = word_at(b, j) {
@@ -144,8 +149,11 @@ fn string_end(b: &[u8], i: usize) -> Option<usize> {
             j += 8;
         }
         match *b.get(j)? {
-            b'"' => return Some(j + 1),
-            b'\\' => j = escape_end(b, j)?,
+            b'"' => return Some((j + 1, escaped)),
+            b'\\' => {
+                escaped = true;
+                j = escape_end(b, j)?;
+            }
             0x00..=0x1f => return None,
             _ => j += 1,
         }
