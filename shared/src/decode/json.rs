@@ -78,8 +78,11 @@ fn valid_objects(text: &str, max_depth: usize) -> Option<JsonObjects<'_>> {
             // room for the members of a typical event: one allocation
             let mut members = Vec::with_capacity(MEMBERS_CAPACITY);
             // offsets relative to the object's own text
-            let end = i + validate::object_end(b.get(i..)?, 0, depth, &mut members)?;
-            out.push(JsonObject { text: one_line(text.get(i..end)?), members });
+            let (len, breaks) = validate::object_end(b.get(i..)?, 0, depth, &mut members)?;
+            let (object, end) = (text.get(i..i + len)?, i + len);
+            // line breaks can only be white space here: made spaces, the object is one line
+            let line = if breaks { Cow::Owned(object.replace(['\n', '\r'], " ")) } else { Cow::Borrowed(object) };
+            out.push(JsonObject { text: line, members });
             i = skip_ws(b, end);
             match (in_array, b.get(i)) {
                 (false, None) => return Some(out),

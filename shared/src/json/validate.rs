@@ -20,24 +20,46 @@ pub const MAX_FAST_DEPTH: usize = 100;
 /// it is an object or array); returns the offset just past it. `None` when the
 /// text is not valid JSON there, or nests deeper than allowed.
 pub fn value_end(b: &[u8], start: usize, max_depth: usize) -> Option<usize> {
-    walk(b, start, max_depth, |_| {})
+    walk(b, start, max_depth, &mut false, |_| {})
 }
 
 /// Like [`value_end`] for an object, also noting where each of its own
 /// (top-level) members sits, in order, in `members` (cleared first): the
 /// index processors read fields by, without walking the text again.
-pub fn object_end(b: &[u8], start: usize, max_depth: usize, members: &mut Vec<MemberSpan>) -> Option<usize> {
+///
+/// Also says whether white space inside the object held a line break (`\n`
+/// or `\r`): only there can a valid object have one, and only then does it
+/// need mending to be one NDJSON line.
+pub fn object_end(b: &[u8], start: usize, max_depth: usize, members: &mut Vec<MemberSpan>) -> Option<(usize, bool)> {
     members.clear();
     if b.get(skip_ws(b, start)) != Some(&b'{') {
         return None;
     }
-    walk(b, start, max_depth, |m| members.push(m))
+    let mut breaks = false;
+    let end = walk(b, start, max_depth, &mut breaks, |m| members.push(m))?;
+    Some((end, breaks))
+}
+
+/// [`skip_ws`], noting in `breaks` whether the white space held a line break.
+#[inline(always)]
+fn ws(b: &[u8], i: usize, breaks: &mut bool) -> usize {
+    let j = skip_ws(b, i);
+    if j != i {
+        *breaks |= b.get(i..j).is_some_and(|w| w.iter().any(|&c| c == b'\n' || c == b'\r'));
+    }
+    j
 }
 
 /// The walk behind [`value_end`] and [`object_end`]: `member` is called with
 /// each member of the outermost object as its value ends.
 #[inline(always)]
-fn walk(b: &[u8], start: usize, max_depth: usize, mut member: impl FnMut(MemberSpan)) -> Option<usize> {
+fn walk(
+    b: &[u8],
+    start: usize,
+    max_depth: usize,
+    breaks: &mut bool,
+    mut member: impl FnMut(MemberSpan),
+) -> Option<usize> {
     let limit = max_depth.min(MAX_FAST_DEPTH);
     // the outermost object's member being read: (its start, key end, value
     // start, whether the key holds escapes)
@@ -47,7 +69,7 @@ fn walk(b: &[u8], start: usize, max_depth: usize, mut member: impl FnMut(MemberS
     // one bit per open container, set for objects (limit <= 100 < 128 bits)
     let mut objects: u128 = 0;
     let mut depth = 0usize;
-    let mut i = skip_ws(b, start);
+    let mut i = ws(b, start, breaks);
     loop {
         // a value starts at `i`
         match *b.get(i)? {
@@ -58,7 +80,7 @@ fn walk(b: &[u8], start: usize, max_depth: usize, mut member: impl FnMut(MemberS
                     return None;
                 }
                 objects = (objects << 1) | is_object as u128;
-                i = skip_ws(b, i + 1);
+                i = ws(b, i + 1, breaks);
                 let close = if is_object { b'}' } else { b']' };
                 if b.get(i) != Some(&close) {
                     if is_object {
@@ -66,7 +88,7 @@ fn walk(b: &[u8], start: usize, max_depth: usize, mut member: impl FnMut(MemberS
                             return None;
                         }
                         let (key_start, (key_end, key_escaped)) = (i, string_end(b, i)?);
-                        i = member_value(b, key_end)?;
+                        i = member_value(b, key_end, breaks)?;
                         if depth == 1 {
                             open = Some((key_start, key_end, i, key_escaped));
                         }
@@ -95,23 +117,23 @@ fn walk(b: &[u8], start: usize, max_depth: usize, mut member: impl FnMut(MemberS
                 }
                 value_escaped = false;
             }
-            i = skip_ws(b, i);
+            i = ws(b, i, breaks);
             let in_object = objects & 1 == 1;
             match (*b.get(i)?, in_object) {
                 (b',', true) => {
-                    let key_start = skip_ws(b, i + 1);
+                    let key_start = ws(b, i + 1, breaks);
                     if b.get(key_start) != Some(&b'"') {
                         return None;
                     }
                     let (key_end, key_escaped) = string_end(b, key_start)?;
-                    i = member_value(b, key_end)?;
+                    i = member_value(b, key_end, breaks)?;
                     if depth == 1 {
                         open = Some((key_start, key_end, i, key_escaped));
                     }
                     break;
                 }
                 (b',', false) => {
-                    i = skip_ws(b, i + 1);
+                    i = ws(b, i + 1, breaks);
                     break;
                 }
                 (b'}', true) | (b']', false) => {
@@ -126,9 +148,9 @@ fn walk(b: &[u8], start: usize, max_depth: usize, mut member: impl FnMut(MemberS
 }
 
 /// After a member's key (ending at `key_end`): its colon; returns where the value starts.
-fn member_value(b: &[u8], key_end: usize) -> Option<usize> {
-    let i = skip_ws(b, key_end);
-    (b.get(i) == Some(&b':')).then(|| skip_ws(b, i + 1))
+fn member_value(b: &[u8], key_end: usize, breaks: &mut bool) -> Option<usize> {
+    let i = ws(b, key_end, breaks);
+    (b.get(i) == Some(&b':')).then(|| ws(b, i + 1, breaks))
 }
 
 /// The offset just past the string opening at `i`, and whether it holds
