@@ -10,6 +10,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use aws_lambda_events::streams::{KinesisBatchItemFailure, KinesisEventResponse};
+use bytes::{Bytes, BytesMut};
 use chrono::{DateTime, Datelike, Timelike, Utc};
 
 use crate::deadline::Deadline;
@@ -93,7 +94,14 @@ struct Slot {
     limits: Option<ServiceLimits>,
     records: Vec<SinkRecord>,
     owners: Vec<u32>,
+    /// The buffer the entries' bytes are cut from: one allocation per
+    /// [`ARENA_CHUNK`] of output instead of one per entry, and the entries
+    /// of a batch side by side in memory.
+    arena: BytesMut,
 }
+
+/// Bytes of sink output allocated at a time.
+const ARENA_CHUNK: usize = 1 << 20;
 
 impl Outputs {
     /// Outputs for sinks with these limits, each with room for `capacity` entries.
@@ -105,6 +113,7 @@ impl Outputs {
                     limits,
                     records: Vec::with_capacity(capacity),
                     owners: Vec::with_capacity(capacity),
+                    arena: BytesMut::new(),
                 })
                 .collect(),
             item: 0,
@@ -124,6 +133,7 @@ impl Outputs {
                 return;
             }
         }
+        let data = s.cut(&data);
         s.records.push(SinkRecord { partition_key: partition_key.to_string(), data });
         s.owners.push(self.item);
     }
@@ -136,6 +146,17 @@ impl Outputs {
                 s.records.pop();
             }
         }
+    }
+}
+
+impl Slot {
+    /// A copy of `data` in the arena.
+    fn cut(&mut self, data: &[u8]) -> Bytes {
+        if self.arena.capacity() < data.len() {
+            self.arena.reserve(data.len().max(ARENA_CHUNK));
+        }
+        self.arena.extend_from_slice(data);
+        self.arena.split().freeze()
     }
 }
 
@@ -518,7 +539,7 @@ pub fn quarantine_line(coords: &Coords<'_>, reason: &str, raw: &[u8]) -> SinkRec
     out.push(b'"');
     out.extend_from_slice(base64_simd::STANDARD.encode_to_string(raw).as_bytes());
     out.extend_from_slice(b"\"}\n");
-    SinkRecord { partition_key: coords.partition_key.to_string(), data: out }
+    SinkRecord::new(coords.partition_key, out)
 }
 
 /// Appends `,"partition_key":..,"sequence_number":..,["subsequence_number":..,]"approximate_arrival":..,"shard_id":..`.

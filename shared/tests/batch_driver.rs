@@ -198,3 +198,21 @@ async fn given_an_envelope_broken_after_good_records_when_run_then_the_event_fai
     let fine = run(&s, &whole).await;
     assert_eq!((fine.counts.records, fine.counts.delivered), (2, 2));
 }
+
+#[tokio::test]
+async fn given_outputs_larger_than_the_drivers_buffer_chunks_then_every_line_arrives_whole_and_in_order() {
+    let s = setup();
+    // 300 KB events between small ones: the outputs cross several 1 MiB chunks
+    let sizes = [10usize, 300_000, 20, 300_000, 300_000, 5, 300_000, 700_000, 1, 300_000];
+    let bodies: Vec<Value> = sizes.iter().enumerate().map(|(i, &n)| json!({"n": i, "pad": "y".repeat(n)})).collect();
+    let records: Vec<(&str, Vec<u8>)> =
+        bodies.iter().zip(SEQ.iter().cycle()).map(|(b, seq)| (*seq, serde_json::to_vec(b).unwrap())).collect();
+    let r = run(&s, &event(&records)).await;
+    assert_eq!(r.counts.delivered, sizes.len());
+    let lines = s.archive.lines();
+    assert_eq!(lines.len(), bodies.len());
+    for (i, (line, body)) in lines.iter().zip(&bodies).enumerate() {
+        let archived: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("line {i} is not JSON: {e}"));
+        assert!(archived["data"] == *body, "line {i} differs from event {i}");
+    }
+}

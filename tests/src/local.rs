@@ -197,7 +197,7 @@ pub fn malformed_records() -> Result<Vec<SinkRecord>> {
         .filter(|(key, _)| !key.starts_with("u-"))
         .map(|(key, data)| {
             let data = base64_simd::STANDARD.decode_to_vec(data).context("fixture data is not base64")?;
-            Ok(SinkRecord { partition_key: key.to_string(), data })
+            Ok(SinkRecord::new(key, data))
         })
         .collect()
 }

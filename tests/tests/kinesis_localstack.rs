@@ -12,9 +12,7 @@ use eddy::deadline::Deadline;
 use eddy::sink::{KinesisSink, Sink, SinkBatch, SinkRecord};
 
 fn records(n: usize) -> Vec<SinkRecord> {
-    (0..n)
-        .map(|i| SinkRecord { partition_key: format!("user-{}", i % 3), data: format!("{{\"n\":{i}}}\n").into_bytes() })
-        .collect()
+    (0..n).map(|i| SinkRecord::new(format!("user-{}", i % 3), format!("{{\"n\":{i}}}\n").into_bytes())).collect()
 }
 
 #[tokio::test]

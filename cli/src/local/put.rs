@@ -79,7 +79,7 @@ impl Producer {
 
     fn take_packed(&mut self) {
         for packed in self.packed.drain(..) {
-            self.pending.push(SinkRecord { partition_key: packed.record.partition_key, data: packed.record.data });
+            self.pending.push(SinkRecord::new(packed.record.partition_key, packed.record.data));
         }
     }
 

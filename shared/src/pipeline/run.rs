@@ -385,9 +385,9 @@ impl Pipeline {
 fn to_test_record(r: SinkRecord) -> TestRecord {
     let mut data = r.data;
     if data.last() == Some(&b'\n') {
-        data.pop();
+        data.truncate(data.len() - 1);
     }
-    TestRecord { partition_key: r.partition_key, data }
+    TestRecord { partition_key: r.partition_key, data: data.into() }
 }
 
 fn handler(function: &'static str, e: impl std::fmt::Display) -> PipelineError {

@@ -73,10 +73,7 @@ mod tests {
     use std::time::Duration;
 
     fn records() -> Vec<SinkRecord> {
-        vec![
-            SinkRecord { partition_key: "a".into(), data: b"{\"x\":1}\n".to_vec() },
-            SinkRecord { partition_key: "b".into(), data: b"{\"x\":2}".to_vec() },
-        ]
+        vec![SinkRecord::new("a", b"{\"x\":1}\n".to_vec()), SinkRecord::new("b", b"{\"x\":2}".to_vec())]
     }
 
     fn tempdir(tag: &str) -> PathBuf {

@@ -128,7 +128,7 @@ mod tests {
     type Requests = Arc<Mutex<Vec<Vec<Vec<u8>>>>>;
 
     fn records(n: usize) -> Vec<SinkRecord> {
-        (0..n).map(|i| SinkRecord { partition_key: format!("k{i}"), data: format!("r{i}").into_bytes() }).collect()
+        (0..n).map(|i| SinkRecord::new(format!("k{i}"), format!("r{i}").into_bytes())).collect()
     }
 
     fn data_of(req: &PutRecordBatchInput) -> Vec<Vec<u8>> {
@@ -208,7 +208,7 @@ mod tests {
         let sizes: Vec<usize> = requests.iter().map(Vec::len).collect();
         assert_eq!(sizes, vec![500, 500, 1]);
         let sent: Vec<Vec<u8>> = requests.iter().flatten().cloned().collect();
-        let expected: Vec<Vec<u8>> = recs.iter().map(|r| r.data.clone()).collect();
+        let expected: Vec<Vec<u8>> = recs.iter().map(|r| r.data.to_vec()).collect();
         assert_eq!(sent, expected);
     }
 
@@ -216,9 +216,8 @@ mod tests {
     async fn splits_a_chunk_at_the_4_mib_request_limit() {
         let (rule, requests) = rule(|_, _| false);
         // five records of exactly the 1,000 KiB per-record limit: four fit in 4 MiB, the fifth does not
-        let recs: Vec<SinkRecord> = (0..5u8)
-            .map(|i| SinkRecord { partition_key: String::new(), data: vec![b'a' + i; FIREHOSE.max_record_bytes] })
-            .collect();
+        let recs: Vec<SinkRecord> =
+            (0..5u8).map(|i| SinkRecord::new(String::new(), vec![b'a' + i; FIREHOSE.max_record_bytes])).collect();
         let report = sink(&rule).send(SinkBatch { key: "k", records: &recs }, minute()).await;
         assert!(report.is_ok(), "{report:?}");
         let requests = requests.lock().unwrap();
@@ -332,7 +331,7 @@ mod tests {
     async fn an_oversized_entry_fails_unsent_and_its_neighbours_arrive() {
         let (rule, requests) = rule(|_, _| false);
         let mut recs = records(3);
-        recs[1].data = vec![b'x'; FIREHOSE.max_record_bytes + 1];
+        recs[1].data = vec![b'x'; FIREHOSE.max_record_bytes + 1].into();
         let report = sink(&rule).send(SinkBatch { key: "k", records: &recs }, minute()).await;
         assert_eq!(report.failed, vec![1]);
         assert!(report.last_error.unwrap().contains("exceeds"));

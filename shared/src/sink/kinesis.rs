@@ -155,9 +155,7 @@ mod tests {
     type Requests = Arc<Mutex<Vec<Sent>>>;
 
     fn records(n: usize) -> Vec<SinkRecord> {
-        (0..n)
-            .map(|i| SinkRecord { partition_key: format!("user-{}", i % 3), data: format!("r{i}").into_bytes() })
-            .collect()
+        (0..n).map(|i| SinkRecord::new(format!("user-{}", i % 3), format!("r{i}").into_bytes())).collect()
     }
 
     fn sent(req: &PutRecordsInput) -> Sent {
@@ -226,7 +224,7 @@ mod tests {
 
     #[test]
     fn entry_bytes_count_data_and_partition_key() {
-        let r = SinkRecord { partition_key: "héllo".into(), data: vec![0; 10] };
+        let r = SinkRecord::new("héllo", vec![0; 10]);
         assert_eq!(kinesis_entry_bytes(&r), 16);
     }
 
@@ -297,9 +295,8 @@ mod tests {
         // six entries whose data alone (5,242,878 bytes) fits the 5 MiB request
         // limit, but whose data plus keys (6 x 2 bytes more) does not.
         let (rule, requests) = rule(|_, _| false);
-        let recs: Vec<SinkRecord> = (0..6)
-            .map(|i| SinkRecord { partition_key: format!("k{i}"), data: vec![b'a' + i as u8; 873_813] })
-            .collect();
+        let recs: Vec<SinkRecord> =
+            (0..6).map(|i| SinkRecord::new(format!("k{i}"), vec![b'a' + i as u8; 873_813])).collect();
         assert!(recs.iter().map(|r| r.data.len()).sum::<usize>() <= KINESIS.max_request_bytes);
         assert!(recs.iter().map(kinesis_entry_bytes).sum::<usize>() > KINESIS.max_request_bytes);
         let report = sink(&rule, "enriched").send(SinkBatch { key: "k", records: &recs }, minute()).await;
@@ -326,7 +323,7 @@ mod tests {
         let mut recs = records(4);
         recs[1].partition_key = String::new();
         recs[2].partition_key = "k".repeat(KINESIS_MAX_PARTITION_KEY_CHARS + 1);
-        recs[3].data = vec![b'x'; KINESIS.max_record_bytes - recs[3].partition_key.len() + 1];
+        recs[3].data = vec![b'x'; KINESIS.max_record_bytes - recs[3].partition_key.len() + 1].into();
         let report = sink(&rule, "enriched").send(SinkBatch { key: "k", records: &recs }, minute()).await;
         assert_eq!(report.failed, vec![1, 2, 3]);
         let requests = requests.lock().unwrap();

@@ -6,6 +6,7 @@
 //! the batch. One owner per kind of retry.
 
 use async_trait::async_trait;
+use bytes::Bytes;
 
 use crate::deadline::Deadline;
 use crate::limits::ServiceLimits;
@@ -33,7 +34,15 @@ pub struct SinkRecord {
     /// Kinesis partition key (ignored by sinks without one).
     pub partition_key: String,
     /// The payload; for line-oriented sinks one NDJSON line, ending in `\n`.
-    pub data: Vec<u8>,
+    /// Cheap to share: the batch driver cuts a batch's entries out of one buffer.
+    pub data: Bytes,
+}
+
+impl SinkRecord {
+    /// An entry from its key and bytes.
+    pub fn new(partition_key: impl Into<String>, data: impl Into<Bytes>) -> Self {
+        Self { partition_key: partition_key.into(), data: data.into() }
+    }
 }
 
 /// A batch handed to a sink.

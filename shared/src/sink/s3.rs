@@ -106,10 +106,7 @@ mod tests {
     type Puts = Arc<Mutex<Vec<(String, String, String, Vec<u8>)>>>;
 
     fn records() -> Vec<SinkRecord> {
-        vec![
-            SinkRecord { partition_key: "a".into(), data: b"{\"x\":1}\n".to_vec() },
-            SinkRecord { partition_key: "b".into(), data: b"{\"x\":2}".to_vec() },
-        ]
+        vec![SinkRecord::new("a", b"{\"x\":1}\n".to_vec()), SinkRecord::new("b", b"{\"x\":2}".to_vec())]
     }
 
     fn recording_rule() -> (Rule, Puts) {

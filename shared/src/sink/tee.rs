@@ -55,10 +55,8 @@ mod tests {
         a.fail_containing(b"x", 1);
         b.fail_containing(b"z", 1);
         let tee = TeeSink::new(a.clone(), b.clone());
-        let recs: Vec<SinkRecord> = ["x", "y", "z"]
-            .iter()
-            .map(|d| SinkRecord { partition_key: "k".into(), data: d.as_bytes().to_vec() })
-            .collect();
+        let recs: Vec<SinkRecord> =
+            ["x", "y", "z"].iter().map(|d| SinkRecord::new("k", d.as_bytes().to_vec())).collect();
         let report = tee.send(SinkBatch { key: "k", records: &recs }, Deadline::after(Duration::from_secs(1))).await;
         assert_eq!(report.failed, vec![0, 2]);
         assert_eq!(a.lines(), vec!["y", "z"]);

@@ -95,10 +95,7 @@ mod tests {
         let memory = MemorySink::new("m");
         memory.fail_containing(b"bad", 1);
         let failing = TimedSink::new(memory, &meter);
-        let records = vec![
-            SinkRecord { partition_key: "a".into(), data: b"good".to_vec() },
-            SinkRecord { partition_key: "b".into(), data: b"bad".to_vec() },
-        ];
+        let records = vec![SinkRecord::new("a", b"good".to_vec()), SinkRecord::new("b", b"bad".to_vec())];
         let batch = SinkBatch { key: "k", records: &records };
         let deadline = Deadline::after(Duration::from_secs(1));
 

@@ -444,7 +444,7 @@ impl Aggregate {
             .map(|line| {
                 let mut data = serde_json::to_vec(&line).unwrap_or_default();
                 data.push(b'\n');
-                SinkRecord { partition_key: partition_key.clone(), data }
+                SinkRecord::new(partition_key.clone(), data)
             })
             .collect();
         let batch = SinkBatch { key, records: &lines };
