@@ -33,7 +33,7 @@ impl Processor for ArchiveProcessor {
     }
 
     fn process(&mut self, event: &Event<'_>, out: &mut Outputs) -> Result<(), DropReason> {
-        out.push(ARCHIVE_SLOT, event.coords.partition_key, archive_line(event));
+        out.write(ARCHIVE_SLOT, event.coords.partition_key, |line| write_archive_line(event, line));
         Ok(())
     }
 }
@@ -43,23 +43,28 @@ impl Processor for ArchiveProcessor {
 /// and timestamp; ends in a newline.
 pub fn archive_line(event: &Event<'_>) -> Vec<u8> {
     let mut out = Vec::with_capacity(256 + data_len(event));
+    write_archive_line(event, &mut out);
+    out
+}
+
+/// Appends [`archive_line`]'s line to `out`.
+pub fn write_archive_line(event: &Event<'_>, out: &mut Vec<u8>) {
     out.push(b'{');
-    write_key(&mut out, "data");
-    event.data.write_json(&mut out);
-    write_coords(&mut out, &event.coords);
+    write_key(out, "data");
+    event.data.write_json(out);
+    write_coords(out, &event.coords);
     if let Some(log) = event.log {
         out.push(b',');
-        write_key(&mut out, "log_group");
-        write_str(&mut out, &log.log_group);
+        write_key(out, "log_group");
+        write_str(out, &log.log_group);
         out.push(b',');
-        write_key(&mut out, "log_stream");
-        write_str(&mut out, &log.log_stream);
+        write_key(out, "log_stream");
+        write_str(out, &log.log_stream);
         out.push(b',');
-        write_key(&mut out, "timestamp");
-        write_i64(&mut out, log.timestamp_ms);
+        write_key(out, "timestamp");
+        write_i64(out, log.timestamp_ms);
     }
     out.extend_from_slice(b"}\n");
-    out
 }
 
 fn data_len(event: &Event<'_>) -> usize {

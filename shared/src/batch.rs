@@ -87,6 +87,8 @@ pub struct Outputs {
     slots: Vec<Slot>,
     item: u32,
     oversized: Option<String>,
+    /// The line [`Outputs::write`] lends processors, reused from entry to entry.
+    line: Vec<u8>,
 }
 
 #[derive(Debug)]
@@ -118,11 +120,26 @@ impl Outputs {
                 .collect(),
             item: 0,
             oversized: None,
+            line: Vec::with_capacity(4096),
         }
     }
 
     /// Emits `data` to the sink in `slot`, with `partition_key` for streams.
     pub fn push(&mut self, slot: usize, partition_key: &str, data: Vec<u8>) {
+        self.push_slice(slot, partition_key, &data);
+    }
+
+    /// Emits what `write` writes to a line lent for it (empty at first): like
+    /// [`Outputs::push`] without a buffer of the processor's own per entry.
+    pub fn write(&mut self, slot: usize, partition_key: &str, write: impl FnOnce(&mut Vec<u8>)) {
+        let mut line = std::mem::take(&mut self.line);
+        line.clear();
+        write(&mut line);
+        self.push_slice(slot, partition_key, &line);
+        self.line = line;
+    }
+
+    fn push_slice(&mut self, slot: usize, partition_key: &str, data: &[u8]) {
         let Some(s) = self.slots.get_mut(slot) else {
             self.oversized = Some(format!("no sink in slot {slot}"));
             return;
@@ -133,7 +150,7 @@ impl Outputs {
                 return;
             }
         }
-        let data = s.cut(&data);
+        let data = s.cut(data);
         s.records.push(SinkRecord { partition_key: partition_key.to_string(), data });
         s.owners.push(self.item);
     }

@@ -68,6 +68,13 @@ impl<'a> EnrichProcessor<'a> {
     /// The enriched JSON object of `event` (see [`crate::enrich`] for its shape).
     /// Events must be given in batch order: a derived `id` counts the events of one record.
     pub fn enrich(&mut self, event: &Event<'_>) -> Vec<u8> {
+        let mut out = Vec::with_capacity(data_len(&event.data) + 512);
+        self.write_enriched(event, &mut out);
+        out
+    }
+
+    /// Appends [`EnrichProcessor::enrich`]'s object to `out`.
+    pub fn write_enriched(&mut self, event: &Event<'_>, out: &mut Vec<u8>) {
         let nth = self.advance(event);
         self.members.clear();
         let object = match &event.data {
@@ -90,20 +97,19 @@ impl<'a> EnrichProcessor<'a> {
         let f = fields.as_ref().map_or(&empty, |(_, f)| f);
         let written = self.write_tail(event, f, nth);
 
-        let mut out = Vec::with_capacity(data_len(&event.data) + self.tail.len() + 16);
+        out.reserve(data_len(&event.data) + self.tail.len() + 16);
         out.push(b'{');
         let kept = match (&fields, &event.data) {
-            (Some((text, _)), _) => copy_kept(text, &self.members, written, &mut out),
+            (Some((text, _)), _) => copy_kept(text, &self.members, written, out),
             (None, Data::Json(text) | Data::Text(text)) => {
                 out.extend_from_slice(b"\"message\":");
-                write_str(&mut out, text);
+                write_str(out, text);
                 true
             }
         };
         let tail = if kept { &self.tail[..] } else { self.tail.get(1..).unwrap_or_default() };
         out.extend_from_slice(tail);
         out.push(b'}');
-        out
     }
 
     /// The event's position among the events of its record (KPL user record).
@@ -296,8 +302,7 @@ impl Processor for EnrichProcessor<'_> {
     }
 
     fn process(&mut self, event: &Event<'_>, out: &mut Outputs) -> Result<(), DropReason> {
-        let line = self.enrich(event);
-        out.push(ENRICHED_SLOT, event.coords.partition_key, line);
+        out.write(ENRICHED_SLOT, event.coords.partition_key, |line| self.write_enriched(event, line));
         Ok(())
     }
 }
