@@ -155,6 +155,7 @@ fn member_value(b: &[u8], key_end: usize, breaks: &mut bool) -> Option<usize> {
 
 /// The offset just past the string opening at `i`, and whether it holds
 /// escapes: no raw control character, only the escapes JSON has.
+#[inline(always)]
 fn string_end(b: &[u8], i: usize) -> Option<(usize, bool)> {
     const QUOTES: u64 = 0x0101_0101_0101_0101 * b'"' as u64;
     const BACKSLASHES: u64 = 0x0101_0101_0101_0101 * b'\\' as u64;
