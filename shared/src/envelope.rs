@@ -64,7 +64,7 @@ fn with_shard(mut rec: RawRecord<'_>) -> RawRecord<'_> {
 /// The shard of an `eventID` (`shardId-000000000000:4959...` -> `shardId-000000000000`):
 /// a short scan from the start, the colon comes early.
 fn shard_of(event_id: &str) -> &str {
-    let end = event_id.bytes().position(|b| b == b':').unwrap_or(event_id.len());
+    let end = memchr::memchr(b':', event_id.as_bytes()).unwrap_or(event_id.len());
     &event_id[..end]
 }
 
