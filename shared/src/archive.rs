@@ -38,16 +38,9 @@ impl Processor for ArchiveProcessor {
     }
 }
 
-/// The archive line of an event: `data` (the JSON object, or the text as a
+/// Appends the archive line of an event: `data` (the JSON object, or the text as a
 /// string), the record coordinates, and for log events the log group, stream
 /// and timestamp; ends in a newline.
-pub fn archive_line(event: &Event<'_>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256 + data_len(event));
-    write_archive_line(event, &mut out);
-    out
-}
-
-/// Appends [`archive_line`]'s line to `out`.
 pub fn write_archive_line(event: &Event<'_>, out: &mut Vec<u8>) {
     out.push(b'{');
     write_key(out, "data");
@@ -65,12 +58,6 @@ pub fn write_archive_line(event: &Event<'_>, out: &mut Vec<u8>) {
         write_i64(out, log.timestamp_ms);
     }
     out.extend_from_slice(b"}\n");
-}
-
-fn data_len(event: &Event<'_>) -> usize {
-    match &event.data {
-        crate::event::Data::Json(s) | crate::event::Data::Text(s) => s.len(),
-    }
 }
 
 /// The archive function: its sinks and guards, built once at init.

@@ -117,7 +117,7 @@ impl MemberSpan {
     /// The member's name, unescaped (borrowed unless it holds escapes).
     pub fn name<'a>(&self, text: &'a str) -> Option<Cow<'a, str>> {
         let key = text.get(self.start()..(self.key_end & !ESCAPED) as usize)?;
-        literal(key, self.key_end & ESCAPED != 0)
+        crate::json::cursor::string_literal_known(key, self.key_end & ESCAPED != 0)
     }
 
     /// The value's raw text.
@@ -129,15 +129,6 @@ impl MemberSpan {
     pub fn value_escaped(&self) -> bool {
         self.end & ESCAPED != 0
     }
-}
-
-/// A JSON string literal's content: borrowed between its quotes when the
-/// validator saw no escape, unescaped otherwise.
-pub fn literal(raw: &str, escaped: bool) -> Option<Cow<'_, str>> {
-    if escaped {
-        return crate::json::cursor::string_literal(raw);
-    }
-    raw.strip_prefix('"')?.strip_suffix('"').map(Cow::Borrowed)
 }
 
 /// One event: a decoded unit of a Kinesis record, with its coordinates.

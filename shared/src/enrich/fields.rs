@@ -12,8 +12,8 @@ use std::borrow::Cow;
 
 use chrono::{DateTime, Datelike, NaiveDateTime, Timelike, Utc};
 
-use crate::event::{literal, MemberSpan};
-use crate::json::cursor::{string_literal, Cursor};
+use crate::event::MemberSpan;
+use crate::json::cursor::{string_literal, string_literal_known, Cursor};
 
 /// A top-level name enrich writes; a payload member with the same name is
 /// replaced by enrich's (see the policy in the module [`crate::enrich`]).
@@ -245,7 +245,7 @@ impl<'a> Raw<'a> {
     /// The value as a string, if it is one (unescaped; borrowed unless it holds escapes).
     fn string(self) -> Option<Cow<'a, str>> {
         match self.escaped {
-            Some(escaped) => literal(self.text, escaped),
+            Some(escaped) => string_literal_known(self.text, escaped),
             None => string_literal(self.text),
         }
     }

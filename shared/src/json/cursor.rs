@@ -204,6 +204,15 @@ pub fn string_literal(raw: &str) -> Option<Cow<'_, str>> {
     }
 }
 
+/// Like [`string_literal`] when whether `raw` holds escapes is already known
+/// (the validator noted it): without escapes, borrowed without a search.
+pub fn string_literal_known(raw: &str, escaped: bool) -> Option<Cow<'_, str>> {
+    if escaped {
+        return string_literal(raw);
+    }
+    raw.strip_prefix('"')?.strip_suffix('"').map(Cow::Borrowed)
+}
+
 /// The offset of the first non-white-space byte at or after `i`.
 #[inline]
 pub fn skip_ws(b: &[u8], mut i: usize) -> usize {

@@ -9,7 +9,7 @@ use chrono::DateTime;
 use super::config::AggregateConfig;
 use super::fields::{FieldPlan, Scalar};
 use super::state::{edge_key, group_key, Shape, WindowState};
-use crate::archive::archive_line;
+use crate::archive::write_archive_line;
 use crate::batch::{DropReason, Outputs, Processor};
 use crate::event::{Data, Event};
 
@@ -246,7 +246,7 @@ impl Processor for AggregateProcessor<'_> {
         match self.fold(event) {
             Verdict::Folded => Ok(()),
             Verdict::Late => {
-                out.push(LATE_SLOT, event.coords.partition_key, archive_line(event));
+                out.write(LATE_SLOT, event.coords.partition_key, |line| write_archive_line(event, line));
                 Ok(())
             }
             Verdict::Dropped(reason) => Err(reason),
