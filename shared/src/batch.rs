@@ -6,7 +6,6 @@
 //! their Kinesis record a batch item failure; the response names the lowest
 //! such sequence number (the parent's, for KPL user records), never an empty one.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use aws_lambda_events::streams::{KinesisBatchItemFailure, KinesisEventResponse};
@@ -34,35 +33,12 @@ pub enum BatchError {
     },
 }
 
-/// One Kinesis record of a Lambda event, borrowed from the event's JSON.
-#[derive(Debug, Clone, PartialEq)]
-pub struct InRecord<'a> {
-    /// The shard, from the `eventID` (`shardId-...:seq`).
-    pub shard_id: Cow<'a, str>,
-    /// The record's sequence number.
-    pub sequence_number: Cow<'a, str>,
-    /// The record's partition key.
-    pub partition_key: Cow<'a, str>,
-    /// Arrival time in seconds since the Unix epoch.
-    pub approximate_arrival: f64,
-    /// The record's bytes, base64-encoded as Lambda sends them.
-    pub data: Cow<'a, [u8]>,
-}
+pub use crate::envelope::InRecord;
 
 /// Parses a Lambda Kinesis event (or tumbling-window event) without copying
 /// the records' data.
 pub fn parse_kinesis_event(payload: &[u8]) -> Result<Vec<InRecord<'_>>, BatchError> {
-    let records = crate::envelope::read_records(payload).map_err(BatchError::Envelope)?;
-    Ok(records
-        .into_iter()
-        .map(|r| InRecord {
-            shard_id: r.shard_id,
-            sequence_number: r.sequence_number,
-            partition_key: r.partition_key,
-            approximate_arrival: r.approximate_arrival,
-            data: r.data,
-        })
-        .collect())
+    crate::envelope::read_records(payload).map_err(BatchError::Envelope)
 }
 
 /// Why a processor left an event out; counted per reason.

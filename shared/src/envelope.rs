@@ -11,27 +11,26 @@ use std::borrow::Cow;
 
 use crate::json::cursor::{Cursor, StrSpan};
 
-/// One record's fields, borrowed from the event JSON where no unescaping was needed.
+/// One Kinesis record of a Lambda event, borrowed from the event's JSON where
+/// no unescaping was needed: the fields the batch driver needs.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct RawRecord<'a> {
-    /// `eventID`: `shardId-...:sequence`.
-    pub event_id: Cow<'a, str>,
-    /// The shard part of `eventID` (`shardId-...`), taken while the record is
-    /// being read (its bytes are in cache then, not once the whole event is).
+pub struct InRecord<'a> {
+    /// The shard, from the `eventID` (`shardId-...:seq`), taken while the
+    /// record is being read (its bytes are in cache then, not once the whole event is).
     pub shard_id: Cow<'a, str>,
-    /// `kinesis.data` (base64 text; not checked for UTF-8 here: the base64
-    /// decoder refuses anything outside its alphabet).
-    pub data: Cow<'a, [u8]>,
-    /// `kinesis.partitionKey`.
-    pub partition_key: Cow<'a, str>,
     /// `kinesis.sequenceNumber`.
     pub sequence_number: Cow<'a, str>,
+    /// `kinesis.partitionKey`.
+    pub partition_key: Cow<'a, str>,
     /// `kinesis.approximateArrivalTimestamp` (seconds since the epoch).
     pub approximate_arrival: f64,
+    /// `kinesis.data`: the record's bytes, base64-encoded as Lambda sends them
+    /// (not checked for UTF-8 here: the base64 decoder refuses anything outside its alphabet).
+    pub data: Cow<'a, [u8]>,
 }
 
 /// Reads the `Records` of a Lambda Kinesis event (plain or tumbling-window).
-pub fn read_records(json: &[u8]) -> Result<Vec<RawRecord<'_>>, String> {
+pub fn read_records(json: &[u8]) -> Result<Vec<InRecord<'_>>, String> {
     let mut r = Reader { c: Cursor::new(json) };
     let mut records = Vec::new();
     r.object(|r, key| {
@@ -52,18 +51,16 @@ pub fn read_records(json: &[u8]) -> Result<Vec<RawRecord<'_>>, String> {
     Ok(records)
 }
 
-/// `rec` with its [`RawRecord::shard_id`] taken from its `eventID`.
-fn with_shard(mut rec: RawRecord<'_>) -> RawRecord<'_> {
-    rec.shard_id = match &rec.event_id {
-        Cow::Borrowed(id) => Cow::Borrowed(shard_of(id)),
-        Cow::Owned(id) => Cow::Owned(shard_of(id).to_string()),
-    };
-    rec
+/// The shard of an `eventID` (`shardId-000000000000:4959...` -> `shardId-000000000000`).
+fn shard_of(event_id: Cow<'_, str>) -> Cow<'_, str> {
+    match event_id {
+        Cow::Borrowed(id) => Cow::Borrowed(shard_part(id)),
+        Cow::Owned(id) => Cow::Owned(shard_part(&id).to_string()),
+    }
 }
 
-/// The shard of an `eventID` (`shardId-000000000000:4959...` -> `shardId-000000000000`):
-/// a short scan from the start, the colon comes early.
-fn shard_of(event_id: &str) -> &str {
+/// The part of `event_id` before its first colon (a short scan: it comes early).
+fn shard_part(event_id: &str) -> &str {
     let end = memchr::memchr(b':', event_id.as_bytes()).unwrap_or(event_id.len());
     &event_id[..end]
 }
@@ -130,7 +127,7 @@ impl<'a> Reader<'a> {
 
     /// One record: in the layout Lambda writes, read straight through; in any
     /// other (members reordered, white space), by the general object walk.
-    fn record(&mut self) -> Result<RawRecord<'a>, String> {
+    fn record(&mut self) -> Result<InRecord<'a>, String> {
         let start = self.c.pos();
         if let Some(rec) = self.lambda_layout() {
             return Ok(rec);
@@ -141,11 +138,11 @@ impl<'a> Reader<'a> {
 
     /// A record exactly as Lambda lays it out (members in its order, no white
     /// space, no escapes in the fields read); `None` at the first difference.
-    fn lambda_layout(&mut self) -> Option<RawRecord<'a>> {
+    fn lambda_layout(&mut self) -> Option<InRecord<'a>> {
         let c = &mut self.c;
         let bytes = c.bytes();
         let text = |span: StrSpan| (!span.escaped).then(|| std::str::from_utf8(span.raw(bytes)).ok()).flatten();
-        let mut rec = RawRecord::default();
+        let mut rec = InRecord::default();
         c.literal(br#"{"kinesis":{"kinesisSchemaVersion":"1.0","partitionKey":"#).then_some(())?;
         rec.partition_key = Cow::Borrowed(text(c.string()?)?);
         c.literal(br#","sequenceNumber":"#).then_some(())?;
@@ -157,7 +154,7 @@ impl<'a> Reader<'a> {
         c.literal(br#","approximateArrivalTimestamp":"#).then_some(())?;
         rec.approximate_arrival = std::str::from_utf8(c.number()?).ok()?.parse().ok()?;
         c.literal(br#"},"eventSource":"aws:kinesis","eventVersion":"1.0","eventID":"#).then_some(())?;
-        rec.event_id = Cow::Borrowed(text(c.string()?)?);
+        rec.shard_id = shard_of(Cow::Borrowed(text(c.string()?)?));
         c.literal(br#","eventName":"aws:kinesis:record","invokeIdentityArn":"#).then_some(())?;
         c.string()?;
         c.literal(br#","awsRegion":"#).then_some(())?;
@@ -165,14 +162,14 @@ impl<'a> Reader<'a> {
         c.literal(br#","eventSourceARN":"#).then_some(())?;
         c.string()?;
         c.literal(b"}").then_some(())?;
-        Some(with_shard(rec))
+        Some(rec)
     }
 
     /// A record in any member order and spacing.
-    fn any_layout(&mut self) -> Result<RawRecord<'a>, String> {
-        let mut rec = RawRecord::default();
+    fn any_layout(&mut self) -> Result<InRecord<'a>, String> {
+        let mut rec = InRecord::default();
         self.object(|r, key| match key {
-            b"eventID" => r.string().map(|s| rec.event_id = s),
+            b"eventID" => r.string().map(|s| rec.shard_id = shard_of(s)),
             b"kinesis" => r.object(|r, key| match key {
                 b"data" => r.raw_string().map(|s| rec.data = s),
                 b"partitionKey" => r.string().map(|s| rec.partition_key = s),
@@ -182,7 +179,7 @@ impl<'a> Reader<'a> {
             }),
             _ => r.skip_value(),
         })?;
-        Ok(with_shard(rec))
+        Ok(rec)
     }
 
     fn string(&mut self) -> Result<Cow<'a, str>, String> {
@@ -227,7 +224,7 @@ mod tests {
         assert_eq!(recs[0].partition_key, "pk\"1");
         assert_eq!(recs[0].sequence_number, "49");
         assert_eq!(recs[0].data.as_ref(), b"eyJ9");
-        assert_eq!(recs[0].event_id, "shardId-000000000003:49");
+        assert_eq!(recs[0].shard_id, "shardId-000000000003");
         assert_eq!(recs[0].approximate_arrival, 1732500000.25);
     }
 
@@ -245,7 +242,7 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a[1].partition_key, "k\"1");
         assert!(matches!(a[0].partition_key, Cow::Borrowed("plain")));
-        assert_eq!(a[1].event_id, format!("shardId-000000000001:{}", crate::workload::sequence_number(8)));
+        assert_eq!(a[1].shard_id, "shardId-000000000001");
         // the first record of Lambda's layout is read straight through; the second is not
         let first = lambda.iter().position(|&b| b == b'[').unwrap() + 1;
         let mut r = Reader { c: Cursor::at(&lambda, first) };
@@ -292,6 +289,7 @@ mod tests {
             prop_assert_eq!(&ours[0].sequence_number, &seq);
             prop_assert_eq!(ours[0].data.as_ref(), data.as_bytes());
             prop_assert_eq!(ours[0].approximate_arrival, t as f64 + 0.5);
+            prop_assert_eq!(&ours[0].shard_id, "shardId-1");
         }
     }
 }
