@@ -95,21 +95,41 @@ impl<'a> EnrichProcessor<'a> {
         };
         let empty = Fields::default();
         let f = fields.as_ref().map_or(&empty, |(_, f)| f);
-        let written = self.write_tail(event, f, nth);
-
-        out.reserve(data_len(&event.data) + self.tail.len() + 16);
         out.push(b'{');
-        let kept = match (&fields, &event.data) {
-            (Some((text, _)), _) => copy_kept(text, &self.members, written, out),
-            (None, Data::Json(text) | Data::Text(text)) => {
-                out.extend_from_slice(b"\"message\":");
-                write_str(out, text);
-                true
+        match fields.as_ref().map(|(text, _)| *text) {
+            Some(text) if !self.waits_on_lookups() => {
+                // which members give way is known before the lookups: the
+                // kept ones first, then the added ones straight after them
+                let kept = copy_kept(text, &self.members, Written::all(f), out);
+                let tail_start = out.len();
+                self.write_tail(event, f, nth, out);
+                if !kept && out.len() > tail_start {
+                    out.remove(tail_start); // the first added member's comma
+                }
             }
-        };
-        let tail = if kept { &self.tail[..] } else { self.tail.get(1..).unwrap_or_default() };
-        out.extend_from_slice(tail);
+            _ => {
+                let mut tail = std::mem::take(&mut self.tail);
+                tail.clear();
+                let written = self.write_tail(event, f, nth, &mut tail);
+                let kept = match (fields.as_ref().map(|(text, _)| *text), &event.data) {
+                    (Some(text), _) => copy_kept(text, &self.members, written, out),
+                    (None, Data::Json(text) | Data::Text(text)) => {
+                        out.extend_from_slice(b"\"message\":");
+                        write_str(out, text);
+                        true
+                    }
+                };
+                out.extend_from_slice(if kept { &tail[..] } else { tail.get(1..).unwrap_or_default() });
+                self.tail = tail;
+            }
+        }
         out.push(b'}');
+    }
+
+    /// Whether a payload member gives way to an added one only if a lookup
+    /// finds something (a `geo` or `service` of its own).
+    fn waits_on_lookups(&self) -> bool {
+        self.members.iter().any(|m| matches!(m.name, Added::Geo | Added::Service))
     }
 
     /// The event's position among the events of its record (KPL user record).
@@ -123,11 +143,9 @@ impl<'a> EnrichProcessor<'a> {
         nth
     }
 
-    /// Writes the added members, each starting with a comma, to `self.tail`;
+    /// Appends the added members, each starting with a comma, to `tail`;
     /// returns which optional ones were written.
-    fn write_tail(&mut self, event: &Event<'_>, f: &Fields<'_>, nth: u64) -> Written {
-        let tail = &mut self.tail;
-        tail.clear();
+    fn write_tail(&mut self, event: &Event<'_>, f: &Fields<'_>, nth: u64, tail: &mut Vec<u8>) -> Written {
         let log = event.log;
 
         // `id`, `kind` and `source` strings stay where they are in the payload
@@ -199,6 +217,12 @@ struct Written {
 }
 
 impl Written {
+    /// As if every lookup found something: what gives way when no payload
+    /// member waits on a lookup's outcome (`ua` gives way whenever there is a user agent).
+    fn all(f: &Fields<'_>) -> Self {
+        Self { geo: true, ua: f.ua.is_some(), service: true }
+    }
+
     /// Whether a payload member named `name` gives way to an added one.
     fn replaces(self, name: Added) -> bool {
         match name {
