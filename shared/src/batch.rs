@@ -336,7 +336,9 @@ impl Driver<'_> {
                 staged.quarantine(item, &base, "data is not valid base64", &record.data);
                 continue;
             }
-            for unit in decode_record(&scratch, &self.limits) {
+            // walked in place: a unit is large, moving each out of the list costs a copy
+            let units = decode_record(&scratch, &self.limits);
+            for unit in &units {
                 let coords = match &unit.sub {
                     Some(sub) => Coords {
                         subsequence_number: Some(sub.subsequence_number),

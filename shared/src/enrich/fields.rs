@@ -103,6 +103,19 @@ pub fn scan<'a>(text: &'a str, members: &mut Vec<Member>) -> Option<Fields<'a>> 
 /// when there is one (an empty index: the text is walked).
 pub fn scan_indexed<'a>(text: &'a str, index: &[MemberSpan], members: &mut Vec<Member>) -> Option<Fields<'a>> {
     let mut fields = Fields::default();
+    scan_into(text, index, members, &mut fields)?;
+    Some(fields)
+}
+
+/// Like [`scan_indexed`], reading into `fields` (fresh from
+/// [`Fields::default`]; partly filled when this says `None`): the hot path's
+/// form, without moving the fields around.
+pub fn scan_into<'a>(
+    text: &'a str,
+    index: &[MemberSpan],
+    members: &mut Vec<Member>,
+    fields: &mut Fields<'a>,
+) -> Option<()> {
     let mut read = |start, name: Cow<'_, str>, value, end| {
         if let Some(name) = fields.read(&name, value) {
             members.push(Member { start, end, name });
@@ -116,7 +129,7 @@ pub fn scan_indexed<'a>(text: &'a str, index: &[MemberSpan], members: &mut Vec<M
             read(m.start(), m.name(text)?, value, m.end());
         }
     }
-    Some(fields)
+    Some(())
 }
 
 /// Walks the top-level members of the object `text`, calling `member(start,

@@ -6,9 +6,7 @@ use crate::json::write_str;
 
 use super::cache::BoundedCache;
 use super::catalog::Catalog;
-use super::fields::{
-    from_epoch_seconds, parse_time, scan_indexed, write_time, Added, Fields, Member, Scalar, TimeSource,
-};
+use super::fields::{from_epoch_seconds, parse_time, scan_into, write_time, Added, Fields, Member, Scalar, TimeSource};
 use super::geo::{parse_ip, Geo, GeoCaches};
 use super::ua;
 
@@ -86,17 +84,16 @@ impl<'a> EnrichProcessor<'a> {
             (Data::Json(text), Some(t)) if t.len() == text.len() => event.members,
             _ => &[],
         };
-        let fields = match object.map(|text| (text, scan_indexed(text, index, &mut self.members))) {
-            Some((text, Some(fields))) => Some((text, fields)),
-            _ => {
-                self.members.clear();
-                None
-            }
-        };
-        let empty = Fields::default();
-        let f = fields.as_ref().map_or(&empty, |(_, f)| f);
+        let mut f = Fields::default();
+        let object = object.filter(|text| scan_into(text, index, &mut self.members, &mut f).is_some());
+        if object.is_none() {
+            // not an object, or one the scan gave up on: its fields are not read
+            self.members.clear();
+            f = Fields::default();
+        }
+        let f = &f;
         out.push(b'{');
-        match fields.as_ref().map(|(text, _)| *text) {
+        match object {
             Some(text) if !self.waits_on_lookups() => {
                 // which members give way is known before the lookups: the
                 // kept ones first, then the added ones straight after them
@@ -111,7 +108,7 @@ impl<'a> EnrichProcessor<'a> {
                 let mut tail = std::mem::take(&mut self.tail);
                 tail.clear();
                 let written = self.write_tail(event, f, nth, &mut tail);
-                let kept = match (fields.as_ref().map(|(text, _)| *text), &event.data) {
+                let kept = match (object, &event.data) {
                     (Some(text), _) => copy_kept(text, &self.members, written, out),
                     (None, Data::Json(text) | Data::Text(text)) => {
                         out.extend_from_slice(b"\"message\":");
