@@ -152,7 +152,7 @@ impl<'a> Reader<'a> {
         (!data.escaped).then_some(())?;
         rec.data = Cow::Borrowed(data.raw(bytes));
         c.literal(br#","approximateArrivalTimestamp":"#).then_some(())?;
-        rec.approximate_arrival = std::str::from_utf8(c.number()?).ok()?.parse().ok()?;
+        rec.approximate_arrival = crate::json::parse_f64(c.number()?)?;
         c.literal(br#"},"eventSource":"aws:kinesis","eventVersion":"1.0","eventID":"#).then_some(())?;
         rec.shard_id = shard_of(Cow::Borrowed(text(c.string()?)?));
         c.literal(br#","eventName":"aws:kinesis:record","invokeIdentityArn":"#).then_some(())?;
@@ -198,11 +198,7 @@ impl<'a> Reader<'a> {
     }
 
     fn number(&mut self) -> Result<f64, String> {
-        self.c
-            .number()
-            .and_then(|text| std::str::from_utf8(text).ok())
-            .and_then(|s| s.parse::<f64>().ok())
-            .ok_or_else(|| self.error("expected a number"))
+        self.c.number().and_then(crate::json::parse_f64).ok_or_else(|| self.error("expected a number"))
     }
 
     /// Moves past a value Eddy does not read (without recursion, so any nesting is safe).

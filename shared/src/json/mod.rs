@@ -37,6 +37,47 @@ pub fn write_f64(out: &mut Vec<u8>, x: f64) {
     }
 }
 
+/// A number's text as `f64`, exactly as `str::parse` reads it: a short plain
+/// decimal (at most 15 digits, no exponent: the arrival times and most event
+/// values) by one exact division, anything else by the standard parser.
+pub fn parse_f64(text: &[u8]) -> Option<f64> {
+    short_decimal(text).or_else(|| std::str::from_utf8(text).ok()?.parse().ok())
+}
+
+/// `-?digits(.digits)?` with at most 15 digits: the digits read as an integer
+/// (below 2^53, so exact) divided by an exact power of ten, which IEEE
+/// rounds correctly, as the standard parser does.
+fn short_decimal(text: &[u8]) -> Option<f64> {
+    const MAX_DIGITS: usize = 15;
+    const POW10: [f64; MAX_DIGITS + 1] =
+        [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+    let (negative, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    if digits.is_empty() || digits.len() > MAX_DIGITS + 1 {
+        return None;
+    }
+    let mut mantissa = 0u64;
+    let mut fraction: Option<usize> = None;
+    for (i, &c) in digits.iter().enumerate() {
+        match c {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + u64::from(c - b'0');
+                fraction = fraction.map(|n| n + 1);
+            }
+            // a digit on each side of the point
+            b'.' if fraction.is_none() && i > 0 && i + 1 < digits.len() => fraction = Some(0),
+            _ => return None,
+        }
+    }
+    if digits.len() - usize::from(fraction.is_some()) > MAX_DIGITS {
+        return None;
+    }
+    let x = mantissa as f64 / POW10[fraction.unwrap_or(0)];
+    Some(if negative { -x } else { x })
+}
+
 /// The JSON object `raw` with `"alert": alert` as its last member: spliced in
 /// before the closing brace without reparsing, or, when the object already has
 /// an `alert` member (`has_alert_key`), rewritten with it replaced. Text that
@@ -82,6 +123,38 @@ fn rewrite(raw: &str, alert: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn numbers_read_as_the_standard_parser_reads_them(text in "-?[0-9]{0,17}(\\.[0-9]{0,17})?([eE][+-]?[0-9]{1,3})?|[-+.0-9eE]{0,8}") {
+            prop_assert_eq!(
+                parse_f64(text.as_bytes()).map(f64::to_bits),
+                text.parse::<f64>().ok().map(f64::to_bits),
+                "{}", text
+            );
+        }
+
+        #[test]
+        fn any_float_written_reads_back(x in any::<f64>().prop_filter("finite", |x| x.is_finite()), digits in 0usize..16) {
+            for text in [x.to_string(), format!("{x:.digits$}"), format!("{:.3}", x / 1e300)] {
+                prop_assert_eq!(parse_f64(text.as_bytes()).map(f64::to_bits), text.parse::<f64>().ok().map(f64::to_bits), "{}", text);
+            }
+        }
+    }
+
+    #[test]
+    fn short_decimals_take_the_quick_path() {
+        // the quick path reads what it should, and leaves the rest to the standard parser
+        assert_eq!(short_decimal(b"1732496400.125"), Some(1732496400.125));
+        assert_eq!(short_decimal(b"-0").map(f64::to_bits), Some((-0.0f64).to_bits()));
+        assert_eq!(short_decimal(b"0.1"), Some(0.1));
+        for other in [&b"1e5"[..], b"1.", b".5", b"+1", b"1234567890123456", b"1.2.3", b"", b"-"] {
+            assert_eq!(short_decimal(other), None, "{}", String::from_utf8_lossy(other));
+        }
+        assert_eq!(parse_f64(b"1e5"), Some(1e5));
+        assert_eq!(parse_f64(b"x"), None);
+    }
 
     #[test]
     fn strings_are_escaped() {

@@ -155,7 +155,7 @@ impl<'a> Scanner<'a> {
             b'f' => self.literal("false", Val::Bool(false))?,
             b'n' => self.literal("null", Val::Null)?,
             _ => {
-                let n: f64 = std::str::from_utf8(self.c.number()?).ok()?.parse().ok()?;
+                let n = crate::json::parse_f64(self.c.number()?)?;
                 Val::Num(n)
             }
         })

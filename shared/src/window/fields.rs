@@ -26,7 +26,7 @@ impl Scalar<'_> {
     pub fn as_f64(&self) -> Option<f64> {
         match self {
             Scalar::Num(n) => Some(*n),
-            Scalar::Str(s) => s.trim().parse::<f64>().ok(),
+            Scalar::Str(s) => crate::json::parse_f64(s.trim().as_bytes()),
             Scalar::Bool(_) => None,
         }
         .filter(|n| n.is_finite())
@@ -210,11 +210,7 @@ impl<'a> Scan<'a> {
     }
 
     fn number(&mut self) -> Result<f64, FieldError> {
-        self.c
-            .number()
-            .and_then(|t| std::str::from_utf8(t).ok())
-            .and_then(|t| t.parse::<f64>().ok())
-            .ok_or_else(|| self.error("bad number"))
+        self.c.number().and_then(crate::json::parse_f64).ok_or_else(|| self.error("bad number"))
     }
 
     /// Moves past the value starting here (objects and arrays without recursion).
