@@ -31,7 +31,7 @@ pub struct InRecord<'a> {
 
 /// Reads the `Records` of a Lambda Kinesis event (plain or tumbling-window).
 pub fn read_records(json: &[u8]) -> Result<Vec<InRecord<'_>>, String> {
-    let mut r = Reader { c: Cursor::new(json) };
+    let mut r = Reader { c: Cursor::new(json), last_source: 0..0 };
     let mut records = Vec::new();
     r.object(|r, key| {
         if key == b"Records" {
@@ -67,6 +67,9 @@ fn shard_part(event_id: &str) -> &str {
 
 struct Reader<'a> {
     c: Cursor<'a>,
+    /// Where the last record read straight through ends, from after its
+    /// `eventID`: the event source's members, the same in every record of a batch.
+    last_source: std::ops::Range<usize>,
 }
 
 impl<'a> Reader<'a> {
@@ -155,6 +158,22 @@ impl<'a> Reader<'a> {
         rec.approximate_arrival = crate::json::parse_f64(c.number()?)?;
         c.literal(br#"},"eventSource":"aws:kinesis","eventVersion":"1.0","eventID":"#).then_some(())?;
         rec.shard_id = shard_of(Cow::Borrowed(text(c.string()?)?));
+        self.event_source_members()?;
+        Some(rec)
+    }
+
+    /// The members after `eventID` in Lambda's layout, up to the record's
+    /// closing brace: compared whole with the last record's (the same role,
+    /// region and stream for a whole batch), read one by one otherwise.
+    fn event_source_members(&mut self) -> Option<()> {
+        let bytes = self.c.bytes();
+        let start = self.c.pos();
+        let last = bytes.get(self.last_source.clone()).filter(|last| !last.is_empty());
+        if last.is_some_and(|last| bytes[start..].starts_with(last)) {
+            self.c.advance(self.last_source.len());
+            return Some(());
+        }
+        let c = &mut self.c;
         c.literal(br#","eventName":"aws:kinesis:record","invokeIdentityArn":"#).then_some(())?;
         c.string()?;
         c.literal(br#","awsRegion":"#).then_some(())?;
@@ -162,7 +181,8 @@ impl<'a> Reader<'a> {
         c.literal(br#","eventSourceARN":"#).then_some(())?;
         c.string()?;
         c.literal(b"}").then_some(())?;
-        Some(rec)
+        self.last_source = start..c.pos();
+        Some(())
     }
 
     /// A record in any member order and spacing.
@@ -241,10 +261,38 @@ mod tests {
         assert_eq!(a[1].shard_id, "shardId-000000000001");
         // the first record of Lambda's layout is read straight through; the second is not
         let first = lambda.iter().position(|&b| b == b'[').unwrap() + 1;
-        let mut r = Reader { c: Cursor::at(&lambda, first) };
+        let mut r = Reader { c: Cursor::at(&lambda, first), last_source: 0..0 };
         assert_eq!(r.lambda_layout().as_ref(), Some(&a[0]));
         r.c.eat(b',');
         assert_eq!(r.lambda_layout(), None);
+    }
+
+    #[test]
+    fn records_whose_event_source_changes_mid_batch_are_each_read_whole() {
+        let records: Vec<_> = (0..4)
+            .map(|i| crate::workload::TestRecord { partition_key: format!("pk-{i}"), data: b"{}".to_vec() })
+            .collect();
+        let lambda = crate::workload::kinesis_event(
+            &records,
+            "shardId-000000000002",
+            "arn:aws:kinesis:us-east-1:1:stream/s",
+            1,
+            1.5,
+        );
+        // the third record comes from another stream, with a longer ARN: no prefix of the others'
+        let text = String::from_utf8(lambda).unwrap();
+        let third = text.match_indices("stream/s\"}").nth(2).unwrap().0;
+        let changed = format!("{}stream/other\"}}{}", &text[..third], &text[third + "stream/s\"}".len()..]);
+        let value: serde_json::Value = serde_json::from_str(&changed).unwrap();
+        assert_eq!(value["Records"][2]["eventSourceARN"], "arn:aws:kinesis:us-east-1:1:stream/other");
+        let reordered = serde_json::to_vec_pretty(&value).unwrap();
+        let (ours, general) = (read_records(changed.as_bytes()).unwrap(), read_records(&reordered).unwrap());
+        assert_eq!(ours, general);
+        assert_eq!(ours.len(), 4);
+        assert_eq!(ours[3].partition_key, "pk-3");
+        // a record cut short where the others' members are is an error, not a match
+        let cut = changed.rsplit_once("\"awsRegion\"").unwrap().0.to_string() + "}]}";
+        assert!(read_records(cut.as_bytes()).is_err());
     }
 
     #[test]
