@@ -323,6 +323,9 @@ impl Driver<'_> {
         };
         let mut scratch = Vec::new();
         for (index, record) in records.iter().enumerate() {
+            if let Some(ahead) = records.get(index + PREFETCH_AHEAD) {
+                prefetch(&ahead.data);
+            }
             let base = Coords {
                 record: index,
                 shard_id: &record.shard_id,
@@ -511,6 +514,33 @@ pub fn compare_sequence(a: &str, b: &str) -> std::cmp::Ordering {
     let a = a.trim_start_matches('0');
     let b = b.trim_start_matches('0');
     a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+/// How many records ahead of the one being processed the driver asks for a
+/// record's bytes to be loaded ([`prefetch`]).
+const PREFETCH_AHEAD: usize = 2;
+
+/// Asks the CPU to start loading `data` into its caches without waiting for
+/// it: its first KiB and its last byte (which base64's padding check reads
+/// first). An event at Lambda's limit is larger than the caches near the core,
+/// so each record's bytes were a miss at their first touch, ~5% of a batch.
+/// A hint only: nothing on targets other than x86-64 (stable Rust has no safe
+/// prefetch for aarch64).
+#[inline(always)]
+fn prefetch(data: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        const MAX_BYTES: usize = 1024;
+        const CACHE_LINE: usize = 64;
+        for byte in data[..data.len().min(MAX_BYTES)].iter().step_by(CACHE_LINE) {
+            safe_arch::prefetch_t0(byte);
+        }
+        if let Some(last) = data.last() {
+            safe_arch::prefetch_t0(last);
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = data;
 }
 
 /// Decodes a record's base64 `data` into `out` (cleared first, its capacity
