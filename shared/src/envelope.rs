@@ -31,7 +31,7 @@ pub struct InRecord<'a> {
 
 /// Reads the `Records` of a Lambda Kinesis event (plain or tumbling-window).
 pub fn read_records(json: &[u8]) -> Result<Vec<InRecord<'_>>, String> {
-    let mut r = Reader { c: Cursor::new(json), last_source: 0..0 };
+    let mut r = Reader { c: Cursor::new(json), last_source: None };
     let mut records = Vec::new();
     r.object(|r, key| {
         if key == b"Records" {
@@ -69,7 +69,7 @@ struct Reader<'a> {
     c: Cursor<'a>,
     /// Where the last record read straight through ends, from after its
     /// `eventID`: the event source's members, the same in every record of a batch.
-    last_source: std::ops::Range<usize>,
+    last_source: Option<std::ops::Range<usize>>,
 }
 
 impl<'a> Reader<'a> {
@@ -168,9 +168,9 @@ impl<'a> Reader<'a> {
     fn event_source_members(&mut self) -> Option<()> {
         let bytes = self.c.bytes();
         let start = self.c.pos();
-        let last = bytes.get(self.last_source.clone()).filter(|last| !last.is_empty());
-        if last.is_some_and(|last| bytes[start..].starts_with(last)) {
-            self.c.advance(self.last_source.len());
+        let last = self.last_source.clone().and_then(|range| bytes.get(range));
+        if let Some(last) = last.filter(|last| bytes[start..].starts_with(last)) {
+            self.c.advance(last.len());
             return Some(());
         }
         let c = &mut self.c;
@@ -181,7 +181,7 @@ impl<'a> Reader<'a> {
         c.literal(br#","eventSourceARN":"#).then_some(())?;
         c.string()?;
         c.literal(b"}").then_some(())?;
-        self.last_source = start..c.pos();
+        self.last_source = Some(start..c.pos());
         Some(())
     }
 
@@ -261,7 +261,7 @@ mod tests {
         assert_eq!(a[1].shard_id, "shardId-000000000001");
         // the first record of Lambda's layout is read straight through; the second is not
         let first = lambda.iter().position(|&b| b == b'[').unwrap() + 1;
-        let mut r = Reader { c: Cursor::at(&lambda, first), last_source: 0..0 };
+        let mut r = Reader { c: Cursor::at(&lambda, first), last_source: None };
         assert_eq!(r.lambda_layout().as_ref(), Some(&a[0]));
         r.c.eat(b',');
         assert_eq!(r.lambda_layout(), None);
