@@ -25,6 +25,9 @@ const PACKS: [(&str, &str); 3] = [
     ("logs", include_str!("../../rules/logs.yaml")),
 ];
 
+/// The pack `eddy run` filters with when nothing says otherwise.
+const DEFAULT_PACK: &str = "security";
+
 /// Options of `eddy run`.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -62,10 +65,14 @@ pub struct RunArgs {
     /// Tumbling window of the aggregate function, seconds.
     #[arg(long, default_value_t = 60)]
     pub window_seconds: i64,
+    /// The ground truth to compare an `--input` run with (`truth.json` from
+    /// `eddy gen`; by default the one beside the input file, if there is one).
+    #[arg(long)]
+    pub truth: Option<PathBuf>,
 }
 
 /// `eddy run`: the pipeline on the chosen input, then the summary (and, for
-/// a generated scenario, the comparison with its ground truth).
+/// a generated scenario or an input with a ground truth, the comparison with it).
 pub async fn run(mut args: RunArgs) -> anyhow::Result<()> {
     if let Some(scenario) = args.scenario {
         return run_scenario(&mut args, scenario).await;
@@ -73,35 +80,90 @@ pub async fn run(mut args: RunArgs) -> anyhow::Result<()> {
     let Some(input) = args.input.clone() else {
         anyhow::bail!("say what to run on: --scenario NAME [--count N], or --input FILE.ndjson (or -)");
     };
+    let truth_path = args.truth.clone().or_else(|| truth_beside(&input));
+    // read now when it is there (its scenario sets the defaults); a truth still
+    // being written by `eddy gen ... --out - --truth FILE | eddy run --input -` is read at the end
+    let early = match &truth_path {
+        Some(path) if path.is_file() => Some(read_truth(path)?),
+        Some(path) if input != Path::new("-") => anyhow::bail!("no ground truth at {}", path.display()),
+        _ => None,
+    };
+    if let Some(truth) = &early {
+        let beside = input.parent().map(|dir| dir.join(eddy::gen::output::CATALOG_FILE)).filter(|c| c.is_file());
+        use_scenario_defaults(&mut args, truth.scenario, beside)?;
+    }
+    args.rules.get_or_insert_with(|| DEFAULT_PACK.to_string());
     let events = ndjson_events(&input)?;
     let (totals, elapsed) = run_events(&args, events, None).await?;
     print_summary(&args, &totals, elapsed);
-    check_outcomes(&totals)
+    check_outcomes(&totals)?;
+    let truth = match (early, &truth_path) {
+        (Some(truth), _) => truth,
+        (None, Some(path)) => read_truth(path)?,
+        (None, None) => return Ok(()),
+    };
+    if let Some(path) = &truth_path {
+        println!("ground truth: {}", path.display());
+    }
+    compare_with_truth(&args, &totals, &truth)
 }
 
 async fn run_scenario(args: &mut RunArgs, scenario: Scenario) -> anyhow::Result<()> {
     if args.input.is_some() {
         anyhow::bail!("--scenario and --input exclude each other");
     }
-    if args.rules.is_none() {
-        args.rules = Some(scenario.rule_pack().map_or("security", pack_name).to_string());
+    if args.truth.is_some() {
+        anyhow::bail!("--truth goes with --input: a generated scenario brings its own ground truth");
     }
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
-    if scenario.needs_catalog() && args.catalog.is_none() {
-        let path = args.out.join("catalog.json");
-        std::fs::write(&path, eddy::gen::catalog_json())?;
-        args.catalog = Some(path);
-    }
+    use_scenario_defaults(args, scenario, None)?;
     let mut generator = Generator::new(scenario, args.seed, args.count);
     let events = generator
         .by_ref()
         .map(|e| Ok(RawEvent { partition_key: e.partition_key, data: e.data, arrival_ms: e.time_ms }));
     let (totals, elapsed) = run_events(args, events, Some(args.count)).await?;
     let truth = generator.truth();
-    std::fs::write(args.out.join("truth.json"), truth.to_json())?;
+    std::fs::write(args.out.join(eddy::gen::output::TRUTH_FILE), truth.to_json())?;
     print_summary(args, &totals, elapsed);
     check_outcomes(&totals)?;
     compare_with_truth(args, &totals, &truth)
+}
+
+/// What a scenario's run needs unless told otherwise: the scenario's rule
+/// pack, and for scenarios whose rules read the service catalog, `catalog`
+/// (the one `eddy gen` wrote) or else the generator's own, written under `--out`.
+fn use_scenario_defaults(args: &mut RunArgs, scenario: Scenario, catalog: Option<PathBuf>) -> anyhow::Result<()> {
+    if args.rules.is_none() {
+        args.rules = Some(scenario.rule_pack().map_or(DEFAULT_PACK, pack_name).to_string());
+    }
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    if scenario.needs_catalog() && args.catalog.is_none() {
+        args.catalog = Some(match catalog {
+            Some(path) => path,
+            None => {
+                let path = args.out.join(eddy::gen::output::CATALOG_FILE);
+                std::fs::write(&path, eddy::gen::catalog_json())?;
+                path
+            }
+        });
+    }
+    Ok(())
+}
+
+/// The `truth.json` that `eddy gen` wrote beside `input`, if there is one.
+fn truth_beside(input: &Path) -> Option<PathBuf> {
+    if input == Path::new("-") {
+        return None;
+    }
+    let path = input.parent()?.join(eddy::gen::output::TRUTH_FILE);
+    path.is_file().then_some(path)
+}
+
+/// Reads a ground truth written by `eddy gen`.
+fn read_truth(path: &Path) -> anyhow::Result<GroundTruth> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read the ground truth {}", path.display()))?;
+    GroundTruth::from_json(&text)
+        .with_context(|| format!("{} is not a ground truth written by `eddy gen`", path.display()))
 }
 
 /// `rules/security.yaml` -> `security`.
@@ -196,7 +258,7 @@ pub async fn run_events(
     events: impl Iterator<Item = anyhow::Result<RawEvent>>,
     expected: Option<u64>,
 ) -> anyhow::Result<(Totals, Duration)> {
-    let rules = load_rules(args.rules.as_deref().unwrap_or("security"))?;
+    let rules = load_rules(args.rules.as_deref().unwrap_or(DEFAULT_PACK))?;
     let enricher = load_enricher(args).await?;
     let aggregate = AggregateConfig::from_env()?;
     let settings = Settings {

@@ -1,5 +1,5 @@
-//! The `eddy` binary as a user runs it: `eddy run` on generated scenarios and
-//! on NDJSON with bad lines, `eddy invoke --repeat`'s figures, and clear
+//! The `eddy` binary as a user runs it: `eddy run` on generated scenarios, on
+//! NDJSON with bad lines and on `eddy gen`'s output with its ground truth, `eddy invoke --repeat`'s figures, and clear
 //! errors (no panic) for what a user gets wrong.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -126,6 +126,77 @@ fn given_ndjson_with_bad_lines_when_run_then_they_are_quarantined_and_the_good_o
 }
 
 #[test]
+fn given_events_written_by_eddy_gen_when_run_on_them_then_they_are_compared_with_its_truth() {
+    let out = scratch("run-gen-input");
+    let gen_dir = out.join("gen");
+    let generated = eddy(&["gen", "--scenario", "security", "--count", "4000", "--out", gen_dir.to_str().unwrap()]);
+    assert!(generated.status.success(), "{}", text(&generated.stderr));
+    let events = gen_dir.join("events.ndjson");
+
+    // the truth beside the input is found, its scenario picks the rule pack
+    let run = eddy(&["run", "--input", events.to_str().unwrap(), "--out", out.join("tree").to_str().unwrap()]);
+    let stdout = text(&run.stdout);
+    assert!(run.status.success(), "{stdout}\n{}", text(&run.stderr));
+    assert!(stdout.contains(&format!("ground truth: {}", gen_dir.join("truth.json").display())), "{stdout}");
+    assert!(stdout.contains("ground truth: alerts expected vs raised"), "{stdout}");
+    assert!(stdout.contains("ground truth: all agree"), "{stdout}");
+
+    // the same truth for a run missing an event: the reports disagree, the command fails
+    let short = out.join("short");
+    std::fs::create_dir_all(&short).unwrap();
+    let all = std::fs::read_to_string(&events).unwrap();
+    let lines: Vec<&str> = all.lines().collect();
+    std::fs::write(short.join("events.ndjson"), lines[..lines.len() - 1].join("\n")).unwrap();
+    let (truth, short_events, tree) = (gen_dir.join("truth.json"), short.join("events.ndjson"), out.join("tree2"));
+    let run = eddy(&[
+        "run",
+        "--input",
+        short_events.to_str().unwrap(),
+        "--truth",
+        truth.to_str().unwrap(),
+        "--out",
+        tree.to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = (text(&run.stdout), text(&run.stderr));
+    assert!(!run.status.success(), "{stdout}");
+    assert!(stderr.contains("disagrees with the ground truth"), "{stderr}");
+    assert!(stdout.contains("events 4000 expected, 3999 reported"), "{stdout}");
+
+    // a truth named but missing: said before anything runs
+    let args = ["run", "--input", events.to_str().unwrap(), "--truth", "no-such-truth.json"];
+    let run = eddy(&args);
+    assert!(!run.status.success());
+    assert!(text(&run.stderr).contains("no ground truth at no-such-truth.json"), "{}", text(&run.stderr));
+    assert!(text(&run.stdout).is_empty(), "nothing ran: {}", text(&run.stdout));
+}
+
+#[test]
+fn given_eddy_gen_piped_into_eddy_run_when_the_truth_is_named_then_it_is_read_once_written() {
+    let out = scratch("run-gen-pipe");
+    let truth = out.join("truth.json");
+    let mut gen = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(["gen", "--scenario", "iot", "--count", "3000", "--out", "-", "--truth", truth.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(["run", "--input", "-", "--rules", "iot", "--truth", truth.to_str().unwrap()])
+        .args(["--out", out.join("tree").to_str().unwrap()])
+        .current_dir(repo())
+        .env_remove("EDDY_GEO_DB")
+        .env_remove("EDDY_SERVICE_CATALOG")
+        .stdin(gen.stdout.take().unwrap())
+        .output()
+        .unwrap();
+    assert!(gen.wait().unwrap().success());
+    let stdout = text(&run.stdout);
+    assert!(run.status.success(), "{stdout}\n{}", text(&run.stderr));
+    assert!(stdout.starts_with("eddy run: 3000 events in"), "{stdout}");
+    assert!(stdout.contains("ground truth: alerts expected vs raised"), "{stdout}");
+    assert!(stdout.contains("ground truth: all agree"), "{stdout}");
+}
+
+#[test]
 fn given_repeat_when_invoked_then_the_timings_and_peak_memory_are_printed() {
     for function in ["archive", "enrich", "filter"] {
         let run = Command::new(env!("CARGO_BIN_EXE_eddy"))
@@ -171,10 +242,12 @@ fn given_rules_that_miss_what_the_truth_expects_when_run_then_the_command_fails_
 
 #[test]
 fn given_what_a_user_gets_wrong_when_run_then_a_clear_error_and_no_panic() {
-    let cases: [(&[&str], &str); 3] = [
+    let cases: [(&[&str], &str); 5] = [
         (&["invoke", "enrich", "--event", "events/no-such-file.json"], "no-such-file.json"),
         (&["run"], "--scenario"),
         (&["run", "--scenario", "security", "--input", "-"], "exclude each other"),
+        (&["run", "--scenario", "iot", "--truth", "truth.json"], "--truth goes with --input"),
+        (&["run", "--input", "Cargo.toml", "--truth", "README.md"], "not a ground truth written by `eddy gen`"),
     ];
     for (args, says) in cases {
         let run = eddy(args);
