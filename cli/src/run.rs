@@ -283,12 +283,16 @@ pub async fn run_events(
     Ok((totals, elapsed))
 }
 
+/// The progress shown on standard error while the pipeline runs (indicatif
+/// draws nothing when it is not a terminal): a bar for long generated runs,
+/// a counter for input of unknown length, nothing for short generated runs.
 fn progress(expected: Option<u64>) -> ProgressBar {
-    let bar = match expected {
-        Some(n) if n >= 100_000 => ProgressBar::new(n),
-        _ => return ProgressBar::hidden(),
+    let (bar, template) = match expected {
+        Some(n) if n >= 100_000 => (ProgressBar::new(n), "{bar:40} {pos}/{len} events {per_sec} eta {eta}"),
+        Some(_) => return ProgressBar::hidden(),
+        None => (ProgressBar::new_spinner(), "{spinner} {pos} events {per_sec}"),
     };
-    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} events {per_sec} eta {eta}") {
+    if let Ok(style) = ProgressStyle::with_template(template) {
         bar.set_style(style);
     }
     bar

@@ -33,6 +33,41 @@ pub fn kinesis_event(
     kinesis_event_at(records, &arrivals, shard_id, stream_arn, first_seq, &[])
 }
 
+/// An upper bound of the bytes of a Lambda Kinesis event besides its records
+/// and its tumbling-window `state`: the braces, `Records`, the other window members.
+pub const EVENT_OVERHEAD_BYTES: usize = 512;
+
+/// The event source [`kinesis_event_at`] names: `shard_id` of `stream_arn`.
+fn test_source<'a>(shard_id: &'a str, stream_arn: &'a str) -> EventSource<'a> {
+    EventSource {
+        shard_id,
+        stream_arn,
+        region: "us-east-1",
+        invoke_identity_arn: "arn:aws:iam::123456789012:role/eddy",
+    }
+}
+
+/// The bytes a tumbling-window `state` takes in an event (as a JSON object of strings).
+pub fn state_bytes(state: &std::collections::BTreeMap<String, String>) -> usize {
+    state.iter().map(|(k, v)| k.len() + v.len() + 6).sum::<usize>() + 2
+}
+
+/// An upper bound of the bytes `record` takes in an event [`kinesis_event_at`]
+/// builds for `shard_id` of `stream_arn` (what an event source mapping counts
+/// against Lambda's 6 MB payload).
+pub fn test_record_bytes(record: &TestRecord, shard_id: &str, stream_arn: &str) -> usize {
+    let r = LambdaRecord {
+        partition_key: &record.partition_key,
+        sequence_number: SEQUENCE_NUMBER_SHAPE,
+        data: &record.data,
+        arrival: 0.0,
+    };
+    lambda_record_bytes(&r, &test_source(shard_id, stream_arn))
+}
+
+/// As long as the sequence numbers [`sequence_number`] makes (56 digits).
+const SEQUENCE_NUMBER_SHAPE: &str = "49590338271490256608559692538361571095921575980000000000";
+
 /// Like [`kinesis_event`] with each record's own arrival time, and `extra`
 /// top-level members appended verbatim (e.g. `"window":{...}` for a tumbling-window event).
 pub fn kinesis_event_at(
@@ -55,13 +90,7 @@ pub fn kinesis_event_at(
             arrival: arrivals.get(i).copied().unwrap_or_default(),
         })
         .collect();
-    let source = EventSource {
-        shard_id,
-        stream_arn,
-        region: "us-east-1",
-        invoke_identity_arn: "arn:aws:iam::123456789012:role/eddy",
-    };
-    lambda_kinesis_event(&lambda_records, &source, extra)
+    lambda_kinesis_event(&lambda_records, &test_source(shard_id, stream_arn), extra)
 }
 
 /// One Kinesis record as it is read from a shard, for [`lambda_kinesis_event`].

@@ -8,6 +8,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use eddy::enrich::{EnrichConfig, Enricher};
+use eddy::limits::LAMBDA_MAX_PAYLOAD_BYTES;
 use eddy::pipeline::run::{Pipeline, RawEvent, Settings};
 use eddy::rules::{Format, RuleSet};
 use eddy::window::AggregateConfig;
@@ -108,4 +109,35 @@ async fn given_3000_events_over_three_windows_then_every_function_accounts_for_e
     assert_eq!(quarantined.len(), 2, "the bad record, quarantined by archive and by enrich (each under its own key)");
     assert!(quarantined[0]["reason"].as_str().unwrap().starts_with("invalid JSON"));
     std::fs::remove_dir_all(out).ok();
+}
+
+#[tokio::test]
+async fn given_events_too_large_for_one_lambda_event_then_batches_are_cut_at_6_mb_and_nothing_is_lost() {
+    let out = tempdir();
+    let rules = RuleSet::parse(include_str!("../../rules/security.yaml"), Format::Yaml).unwrap();
+    let enricher = Enricher::load(&EnrichConfig::from_lookup(|_| None).unwrap(), None).await.unwrap();
+    // one shard, BatchSize 1000: 300 events of ~60 KB (~80 KB each in base64) are
+    // ~24 MB of Lambda event, so an event source mapping makes several batches
+    let settings = Settings { shards: 1, batch_size: 1000, window_seconds: 60, out: out.clone() };
+    let mut pipeline = Pipeline::new(settings, enricher, rules, AggregateConfig::default());
+    let n = 300;
+    for i in 0..n {
+        let data = access_event(i, 60_000);
+        let arrival_ms = START_MS + i as i64;
+        pipeline.push(RawEvent { partition_key: format!("user-{i}"), data, arrival_ms }).await.unwrap();
+    }
+    let totals = pipeline.finish().await.unwrap().clone();
+
+    for (f, bytes) in totals.max_event_bytes.iter().enumerate() {
+        assert!(*bytes > 4_000_000, "function {f}: batches are filled up to the limit ({bytes} bytes)");
+        assert!(*bytes <= LAMBDA_MAX_PAYLOAD_BYTES, "function {f} got a {bytes}-byte event");
+    }
+    assert!(totals.invocations[0] >= 4, "{:?}", totals.invocations);
+    assert!(totals.invocations[2] >= totals.invocations[0], "enriched events are larger: {:?}", totals.invocations);
+    for c in [&totals.archive, &totals.enrich, &totals.filter, &totals.aggregate] {
+        assert!(c.adds_up(), "{c:?}");
+        assert_eq!((c.records, c.delivered + c.dropped, c.failed), (n as usize, n as usize, 0), "{c:?}");
+    }
+    assert_eq!(totals.report_counts.values().sum::<u64>(), n, "the reports count every event once");
+    std::fs::remove_dir_all(&out).unwrap();
 }

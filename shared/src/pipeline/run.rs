@@ -18,11 +18,12 @@ use crate::batch::Counts;
 use crate::deadline::Deadline;
 use crate::decode::DecodeLimits;
 use crate::enrich::{Enrich, Enricher};
+use crate::limits::LAMBDA_MAX_PAYLOAD_BYTES;
 use crate::measure::Stopwatch;
 use crate::rules::{Filter, RuleSet};
 use crate::sink::{CpuMeter, DirSink, MemorySink, Sink, SinkRecord, TeeSink, TimedSink};
 use crate::window::{Aggregate, AggregateConfig, AggregateSinks};
-use crate::workload::{kinesis_event_at, TestRecord};
+use crate::workload::{kinesis_event_at, state_bytes, test_record_bytes, TestRecord, EVENT_OVERHEAD_BYTES};
 
 /// Errors that stop the pipeline.
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +94,9 @@ pub struct Totals {
     /// The part of [`Totals::cpu`] spent in the local sinks standing in for
     /// Firehose, Kinesis and S3 (gzip, files): work the services do in AWS.
     pub sink_cpu: [Duration; 4],
+    /// The largest Lambda event each function got, bytes (an event source
+    /// mapping keeps them within Lambda's 6 MB, and so does the pipeline).
+    pub max_event_bytes: [usize; 4],
 }
 
 impl Totals {
@@ -108,6 +112,8 @@ pub const FUNCTIONS: [&str; 4] = ["archive", "enrich", "filter", "aggregate"];
 struct Shard {
     id: String,
     pending: Vec<TestRecord>,
+    /// What `pending` takes in the `raw` event, at most.
+    pending_bytes: usize,
     arrivals: Vec<f64>,
     raw_seq: u64,
     enriched_seq: u64,
@@ -191,6 +197,7 @@ impl Pipeline {
             .map(|i| Shard {
                 id: ShardMap::shard_id(i),
                 pending: Vec::with_capacity(settings.batch_size),
+                pending_bytes: 0,
                 arrivals: Vec::with_capacity(settings.batch_size),
                 raw_seq: 1,
                 enriched_seq: 1,
@@ -225,8 +232,9 @@ impl Pipeline {
         &self.totals
     }
 
-    /// Puts one event into `raw`; runs the functions when its shard's batch is full
-    /// or its arrival opens a new window.
+    /// Puts one event into `raw`; runs the functions when its shard's batch is
+    /// full (`batch_size` records, or 6 MB of Lambda event with this one) or
+    /// its arrival opens a new window.
     pub async fn push(&mut self, event: RawEvent) -> Result<(), PipelineError> {
         self.totals.events_in += 1;
         let index = self.map.shard_for(&event.partition_key);
@@ -237,10 +245,18 @@ impl Pipeline {
             self.flush(index).await?;
             self.close_window(index).await?;
         }
+        let record = TestRecord { partition_key: event.partition_key, data: event.data };
+        let size = test_record_bytes(&record, &self.shards[index].id, RAW_ARN);
+        let pending = &self.shards[index];
+        if !pending.pending.is_empty() && EVENT_OVERHEAD_BYTES + pending.pending_bytes + size > LAMBDA_MAX_PAYLOAD_BYTES
+        {
+            self.flush(index).await?;
+        }
         let shard = &mut self.shards[index];
         shard.window_start_ms = Some(window_start);
         shard.last_arrival_ms = arrival_ms;
-        shard.pending.push(TestRecord { partition_key: event.partition_key, data: event.data });
+        shard.pending_bytes += size;
+        shard.pending.push(record);
         shard.arrivals.push(arrival_ms as f64 / 1000.0);
         if shard.pending.len() >= self.settings.batch_size {
             self.flush(index).await?;
@@ -264,7 +280,9 @@ impl Pipeline {
         self.totals.sink_cpu[f] = self.meters[f].total();
     }
 
-    /// One invocation of each function on the shard's pending records.
+    /// One invocation of archive and enrich on the shard's pending records;
+    /// then filter and aggregate on what enrich wrote, in batches an event
+    /// source mapping would make of it (`batch_size` records, 6 MB of event).
     async fn flush(&mut self, index: usize) -> Result<(), PipelineError> {
         if self.shards[index].pending.is_empty() {
             return Ok(());
@@ -272,9 +290,12 @@ impl Pipeline {
         let shard = &mut self.shards[index];
         let records = std::mem::take(&mut shard.pending);
         let arrivals = std::mem::take(&mut shard.arrivals);
+        shard.pending_bytes = 0;
         let raw = kinesis_event_at(&records, &arrivals, &shard.id, RAW_ARN, shard.raw_seq, &[]);
         shard.raw_seq += records.len() as u64;
         let deadline = Deadline::after(BUDGET);
+        self.note_event(0, raw.len());
+        self.note_event(1, raw.len());
 
         let watch = Stopwatch::start();
         let archived = self.archive.run(&raw, deadline).await.map_err(|e| handler("archive", e))?;
@@ -287,16 +308,49 @@ impl Pipeline {
         self.totals.invocations[0] += 1;
         self.totals.invocations[1] += 1;
 
-        let out = self.enriched.take();
-        if out.is_empty() {
-            return Ok(());
+        let records: Vec<TestRecord> = self.enriched.take().into_iter().map(to_test_record).collect();
+        let arrival = arrivals.last().copied().unwrap_or_default();
+        let mut rest = &records[..];
+        while !rest.is_empty() {
+            let n = self.enriched_batch_len(index, rest);
+            let (batch, after) = rest.split_at(n);
+            self.filter_and_aggregate(index, batch, arrival, deadline).await?;
+            rest = after;
         }
+        Ok(())
+    }
+
+    /// How many of `records` (at least one) the next `enriched` batch of the
+    /// shard takes: `batch_size` at most, and no more than fit in 6 MB of
+    /// aggregate's event beside the window state it carries.
+    fn enriched_batch_len(&self, index: usize, records: &[TestRecord]) -> usize {
+        let shard = &self.shards[index];
+        let mut bytes = EVENT_OVERHEAD_BYTES + state_bytes(&shard.state);
+        let mut n = 0;
+        for record in records.iter().take(self.settings.batch_size) {
+            bytes += test_record_bytes(record, &shard.id, ENRICHED_ARN);
+            if n > 0 && bytes > LAMBDA_MAX_PAYLOAD_BYTES {
+                break;
+            }
+            n += 1;
+        }
+        n.max(1)
+    }
+
+    /// One invocation of filter and one of aggregate on a batch of the `enriched` stream.
+    async fn filter_and_aggregate(
+        &mut self,
+        index: usize,
+        records: &[TestRecord],
+        arrival: f64,
+        deadline: Deadline,
+    ) -> Result<(), PipelineError> {
         let shard = &mut self.shards[index];
         let first = shard.enriched_seq;
-        shard.enriched_seq += out.len() as u64;
-        let records: Vec<TestRecord> = out.into_iter().map(to_test_record).collect();
-        let arrivals = vec![arrivals.last().copied().unwrap_or_default(); records.len()];
-        let payload = kinesis_event_at(&records, &arrivals, &shard.id, ENRICHED_ARN, first, &[]);
+        shard.enriched_seq += records.len() as u64;
+        let arrivals = vec![arrival; records.len()];
+        let payload = kinesis_event_at(records, &arrivals, &shard.id, ENRICHED_ARN, first, &[]);
+        self.note_event(2, payload.len());
         let watch = Stopwatch::start();
         let filtered = self.filter.run(&payload, deadline).await.map_err(|e| handler("filter", e))?;
         self.add_cpu(2, watch);
@@ -305,8 +359,13 @@ impl Pipeline {
         self.count_alerts();
 
         let window = self.window_members(index, false);
-        let payload = kinesis_event_at(&records, &arrivals, &self.shards[index].id, ENRICHED_ARN, first, &window);
+        let payload = kinesis_event_at(records, &arrivals, &self.shards[index].id, ENRICHED_ARN, first, &window);
         self.invoke_aggregate(index, &payload).await
+    }
+
+    /// Notes the size of an event function `f` got.
+    fn note_event(&mut self, f: usize, bytes: usize) {
+        self.totals.max_event_bytes[f] = self.totals.max_event_bytes[f].max(bytes);
     }
 
     /// The final invoke of the shard's open window: the report is written and the state cleared.
@@ -331,6 +390,7 @@ impl Pipeline {
     }
 
     async fn invoke_aggregate(&mut self, index: usize, payload: &[u8]) -> Result<(), PipelineError> {
+        self.note_event(3, payload.len());
         let watch = Stopwatch::start();
         let outcome =
             self.aggregate.run(payload, Deadline::after(BUDGET)).await.map_err(|e| handler("aggregate", e))?;

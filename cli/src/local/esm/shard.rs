@@ -25,7 +25,7 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use eddy::limits::{LAMBDA_MAX_PAYLOAD_BYTES, LAMBDA_STATE_MAX_BYTES};
-use eddy::workload::{lambda_record_bytes, EventSource, LambdaRecord};
+use eddy::workload::{lambda_record_bytes, state_bytes, EventSource, LambdaRecord, EVENT_OVERHEAD_BYTES};
 
 use super::checkpoint::{SavedWindow, ShardCheckpoint};
 use super::settings::EsmSettings;
@@ -34,8 +34,6 @@ use super::settings::EsmSettings;
 pub const RETRY_BASE_DELAY_MS: i64 = 100;
 /// Longest wait before a retry, ms.
 pub const RETRY_MAX_DELAY_MS: i64 = 2_000;
-/// Bytes of a Lambda event besides its records (braces, the window members' names).
-const EVENT_OVERHEAD_BYTES: usize = 512;
 
 /// A record read from a shard.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -668,11 +666,6 @@ fn is_expired(record: &StreamRecord, now_ms: i64, settings: &EsmSettings) -> boo
 
 fn expired_prefix(records: &[StreamRecord], now_ms: i64, settings: &EsmSettings) -> usize {
     records.iter().take_while(|r| is_expired(r, now_ms, settings)).count()
-}
-
-/// The bytes of a window state in the event (its JSON object).
-pub fn state_bytes(state: &BTreeMap<String, String>) -> usize {
-    state.iter().map(|(k, v)| k.len() + v.len() + 6).sum::<usize>() + 2
 }
 
 #[cfg(test)]
