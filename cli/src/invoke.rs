@@ -113,12 +113,12 @@ pub async fn run(function: Function, event: &Path, out: &Path, repeat: Option<us
                 eddy::window::Aggregate::with_dir(config, out)
             };
             let outcome = app.run(&payload, Deadline::after(INVOKE_BUDGET)).await?;
-            let t = &outcome.state.totals;
+            let t = &outcome.totals;
             eprintln!(
                 "events={} late={} groups={} state_bytes={} report={}",
                 t.events,
                 t.late,
-                outcome.state.groups.len(),
+                outcome.groups,
                 outcome.state_bytes,
                 outcome.report.as_ref().map_or("-", |(key, _)| key.as_str())
             );

@@ -35,8 +35,8 @@ fn aggregate_reference_batch(c: &mut Criterion) {
     let out = run(&payload);
     eprintln!(
         "events={} groups={} state_bytes={} payload_bytes={}",
-        out.state.totals.events,
-        out.state.groups.len(),
+        out.totals.events,
+        out.groups,
         out.state_bytes,
         payload.len()
     );

@@ -31,7 +31,7 @@ use super::aggregate::{AggregateProcessor, Plan, Window};
 use super::config::AggregateConfig;
 use super::fields::top_level_members;
 use super::report::{report_key, report_lines, ReportContext};
-use super::state::{StateError, WindowState, STATE_BUDGET_BYTES, STATE_KEY};
+use super::state::{StateError, Totals, WindowState, STATE_BUDGET_BYTES, STATE_KEY};
 use crate::aws::{kinesis_client, s3_client};
 use crate::batch::{compare_sequence, parse_kinesis_event, BatchError, Counts, Driver, InRecord};
 use crate::config::ConfigError;
@@ -197,8 +197,11 @@ pub struct WindowOutcome {
     pub response: WindowResponse,
     /// The batch driver's outcome counts for this invocation.
     pub counts: Counts,
-    /// The state after this invocation (before it was cleared on the final invoke).
-    pub state: WindowState,
+    /// The window's counters after this invocation (before the state was
+    /// cleared on the final invoke).
+    pub totals: Totals,
+    /// Groups in the state after this invocation.
+    pub groups: usize,
     /// The encoded state's size in bytes (0 on the final invoke).
     pub state_bytes: usize,
     /// The report's key and lines, on the final invoke.
@@ -372,18 +375,19 @@ impl Aggregate {
             return Ok(WindowOutcome {
                 response: WindowResponse::default(),
                 counts: batch.counts,
-                state,
+                groups: state.groups.len(),
+                totals: state.totals,
                 state_bytes: 0,
                 report: Some((key, lines)),
             });
         }
         let encoded = state.encode(STATE_BUDGET_BYTES)?;
-        self.remember(&props.shard_id, &encoded, &state);
-        let state_bytes = encoded.len();
+        let (totals, groups, state_bytes) = (state.totals.clone(), state.groups.len(), encoded.len());
         let mut response =
             WindowResponse { state: BTreeMap::new(), batch_item_failures: batch.response.batch_item_failures };
+        self.remember(&props.shard_id, &encoded, state);
         response.state.insert(STATE_KEY.to_string(), encoded);
-        Ok(WindowOutcome { response, counts: batch.counts, state, state_bytes, report: None })
+        Ok(WindowOutcome { response, counts: batch.counts, totals, groups, state_bytes, report: None })
     }
 
     /// The state carried in `props`, or an empty one (counting a reset when a
@@ -419,12 +423,12 @@ impl Aggregate {
     /// Keeps the state just returned for `shard`, decoded, for the shard's next
     /// invocation (a warm function usually gets it back unchanged); at most
     /// [`MAX_REMEMBERED_STATES`] shards are kept.
-    fn remember(&self, shard: &str, text: &str, state: &WindowState) {
+    fn remember(&self, shard: &str, text: &str, state: WindowState) {
         let mut last = self.lock_last_states();
         if last.len() >= MAX_REMEMBERED_STATES {
             last.clear();
         }
-        last.insert(shard.to_string(), LastState { text: text.to_string(), state: state.clone() });
+        last.insert(shard.to_string(), LastState { text: text.to_string(), state });
     }
 
     fn lock_last_states(&self) -> std::sync::MutexGuard<'_, HashMap<String, LastState>> {
