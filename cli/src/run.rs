@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 use eddy::enrich::{EnrichConfig, Enricher};
 use eddy::gen::{Generator, GroundTruth, Scenario};
+use eddy::limits::{LAMBDA_KINESIS_MAX_BATCH_SIZE, LAMBDA_MAX_TUMBLING_WINDOW_SECONDS};
 use eddy::pipeline::run::{Pipeline, RawEvent, Settings, Totals, FUNCTIONS};
 use eddy::rules::{Format, RuleSet};
 use eddy::window::AggregateConfig;
@@ -57,13 +58,15 @@ pub struct RunArgs {
     #[arg(long)]
     pub geo_db: Option<PathBuf>,
     /// Simulated shards per stream.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
     pub shards: u32,
-    /// Records per invocation (BatchSize; the default is template.yaml's).
-    #[arg(long, default_value_t = 1000)]
-    pub batch_size: usize,
-    /// Tumbling window of the aggregate function, seconds.
-    #[arg(long, default_value_t = 60)]
+    /// Records per invocation (BatchSize, 1 to 10,000; the default is template.yaml's).
+    #[arg(long, default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..=LAMBDA_KINESIS_MAX_BATCH_SIZE as i64))]
+    pub batch_size: u32,
+    /// Tumbling window of the aggregate function, seconds (1 to 900, as Lambda allows).
+    #[arg(long, default_value_t = 60,
+          value_parser = clap::value_parser!(i64).range(1..=LAMBDA_MAX_TUMBLING_WINDOW_SECONDS as i64))]
     pub window_seconds: i64,
     /// The ground truth to compare an `--input` run with (`truth.json` from
     /// `eddy gen`; by default the one beside the input file, if there is one).
@@ -263,8 +266,8 @@ pub async fn run_events(
     let aggregate = AggregateConfig::from_env()?;
     let settings = Settings {
         shards: args.shards,
-        batch_size: args.batch_size.max(1),
-        window_seconds: args.window_seconds.max(1),
+        batch_size: args.batch_size as usize,
+        window_seconds: args.window_seconds,
         out: args.out.clone(),
     };
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;

@@ -242,12 +242,16 @@ fn given_rules_that_miss_what_the_truth_expects_when_run_then_the_command_fails_
 
 #[test]
 fn given_what_a_user_gets_wrong_when_run_then_a_clear_error_and_no_panic() {
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 9] = [
         (&["invoke", "enrich", "--event", "events/no-such-file.json"], "no-such-file.json"),
         (&["run"], "--scenario"),
         (&["run", "--scenario", "security", "--input", "-"], "exclude each other"),
         (&["run", "--scenario", "iot", "--truth", "truth.json"], "--truth goes with --input"),
         (&["run", "--input", "Cargo.toml", "--truth", "README.md"], "not a ground truth written by `eddy gen`"),
+        (&["run", "--scenario", "iot", "--shards", "0"], "--shards"),
+        (&["run", "--scenario", "iot", "--batch-size", "0"], "--batch-size"),
+        (&["run", "--scenario", "iot", "--batch-size", "10001"], "1..=10000"),
+        (&["run", "--scenario", "iot", "--window-seconds", "901"], "1..=900"),
     ];
     for (args, says) in cases {
         let run = eddy(args);
