@@ -140,7 +140,7 @@ pub fn lambda_kinesis_event(
         out.extend_from_slice(b",\"sequenceNumber\":");
         json::write_str(&mut out, r.sequence_number);
         out.extend_from_slice(b",\"data\":\"");
-        out.extend_from_slice(b64.encode_to_string(r.data).as_bytes());
+        b64.encode_append(r.data, &mut out);
         out.extend_from_slice(b"\",\"approximateArrivalTimestamp\":");
         json::write_f64(&mut out, r.arrival);
         out.extend_from_slice(b"},\"eventSource\":\"aws:kinesis\",\"eventVersion\":\"1.0\",\"eventID\":");
@@ -153,15 +153,25 @@ pub fn lambda_kinesis_event(
         json::write_str(&mut out, source.stream_arn);
         out.push(b'}');
     }
-    out.push(b']');
-    for (key, value) in extra {
-        out.push(b',');
-        json::write_str(&mut out, key);
-        out.push(b':');
-        out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(b"]}");
+    with_members(out, extra)
+}
+
+/// `event` (a JSON object) with `extra` members appended verbatim before its
+/// closing brace: the tumbling-window members added to the same records.
+pub fn with_members(mut event: Vec<u8>, extra: &[(&str, String)]) -> Vec<u8> {
+    if extra.is_empty() || event.last() != Some(&b'}') {
+        return event;
     }
-    out.push(b'}');
-    out
+    event.pop();
+    for (key, value) in extra {
+        event.push(b',');
+        json::write_str(&mut event, key);
+        event.push(b':');
+        event.extend_from_slice(value.as_bytes());
+    }
+    event.push(b'}');
+    event
 }
 
 /// One Lambda Kinesis event of a simulated shard.
@@ -327,6 +337,19 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&window).unwrap();
         assert_eq!(v["isFinalInvokeForWindow"], true);
         assert_eq!(v["Records"][1]["kinesis"]["approximateArrivalTimestamp"], 2.0);
+    }
+
+    #[test]
+    fn members_appended_to_an_event_give_the_event_built_with_them() {
+        let recs = vec![TestRecord { partition_key: "k".into(), data: b"{\"a\":1}".to_vec() }];
+        let extra = [("window", r#"{"start":"a","end":"b"}"#.to_string()), ("state", "{}".to_string())];
+        let plain = kinesis_event_at(&recs, &[1.0], "s", "arn", 1, &[]);
+        let built = kinesis_event_at(&recs, &[1.0], "s", "arn", 1, &extra);
+        assert_ne!(plain, built);
+        assert_eq!(with_members(plain.clone(), &extra), built);
+        assert_eq!(with_members(plain.clone(), &[]), plain);
+        let v: serde_json::Value = serde_json::from_slice(&built).unwrap();
+        assert_eq!((v["window"]["end"].as_str(), v["Records"].as_array().map(Vec::len)), (Some("b"), Some(1)));
     }
 
     #[test]

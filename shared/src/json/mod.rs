@@ -5,10 +5,24 @@
 pub mod cursor;
 pub mod validate;
 
-/// Appends `s` as a JSON string literal (quoted and escaped).
+/// Appends `s` as a JSON string literal (quoted and escaped as `serde_json` does).
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
-    // serde_json's escaping is correct and fast; writing to a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, s);
+    if needs_escape(s.as_bytes()) {
+        // serde_json's escaping is correct; writing to a Vec cannot fail
+        let _ = serde_json::to_writer(&mut *out, s);
+        return;
+    }
+    // the usual case (keys, ids, names, base64) is copied as it is
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(s.as_bytes());
+    out.push(b'"');
+}
+
+/// Whether a byte of `b` must be escaped in a JSON string: a quote, a
+/// backslash or a control character (no early exit: the loop vectorises).
+fn needs_escape(b: &[u8]) -> bool {
+    b.iter().fold(false, |any, &c| any | (c < 0x20) | (c == b'"') | (c == b'\\'))
 }
 
 /// Appends `"key":` (the key must need no escaping).
@@ -136,6 +150,15 @@ mod tests {
         }
 
         #[test]
+        fn strings_are_written_as_serde_json_writes_them(s in any::<String>(), plain in "[ -~]{0,40}") {
+            for s in [s, plain] {
+                let mut out = Vec::new();
+                write_str(&mut out, &s);
+                prop_assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&s).unwrap());
+            }
+        }
+
+        #[test]
         fn any_float_written_reads_back(x in any::<f64>().prop_filter("finite", |x| x.is_finite()), digits in 0usize..16) {
             for text in [x.to_string(), format!("{x:.digits$}"), format!("{:.3}", x / 1e300)] {
                 prop_assert_eq!(parse_f64(text.as_bytes()).map(f64::to_bits), text.parse::<f64>().ok().map(f64::to_bits), "{}", text);
@@ -161,6 +184,11 @@ mod tests {
         let mut out = Vec::new();
         write_str(&mut out, "a\"b\n\u{1}");
         assert_eq!(String::from_utf8(out).unwrap(), r#""a\"b\n\u0001""#);
+        for (plain, escaped) in [("x\\y", r#""x\\y""#), ("\u{1f}", r#""\u001f""#), ("é \u{7f}", "\"é \u{7f}\"")] {
+            let mut out = Vec::new();
+            write_str(&mut out, plain);
+            assert_eq!(String::from_utf8(out).unwrap(), escaped);
+        }
     }
 
     #[test]

@@ -23,7 +23,9 @@ use crate::measure::Stopwatch;
 use crate::rules::{Filter, RuleSet};
 use crate::sink::{CpuMeter, DirSink, MemorySink, Sink, SinkRecord, TeeSink, TimedSink};
 use crate::window::{Aggregate, AggregateConfig, AggregateSinks};
-use crate::workload::{kinesis_event_at, state_bytes, test_record_bytes, TestRecord, EVENT_OVERHEAD_BYTES};
+use crate::workload::{
+    kinesis_event_at, state_bytes, test_record_bytes, with_members, TestRecord, EVENT_OVERHEAD_BYTES,
+};
 
 /// Errors that stop the pipeline.
 #[derive(Debug, thiserror::Error)]
@@ -358,8 +360,8 @@ impl Pipeline {
         self.totals.invocations[2] += 1;
         self.count_alerts();
 
-        let window = self.window_members(index, false);
-        let payload = kinesis_event_at(records, &arrivals, &self.shards[index].id, ENRICHED_ARN, first, &window);
+        // the same records for aggregate, with its tumbling-window members
+        let payload = with_members(payload, &self.window_members(index, false));
         self.invoke_aggregate(index, &payload).await
     }
 
