@@ -31,24 +31,43 @@ pub struct InRecord<'a> {
 
 /// Reads the `Records` of a Lambda Kinesis event (plain or tumbling-window).
 pub fn read_records(json: &[u8]) -> Result<Vec<InRecord<'_>>, String> {
+    read_event(json).map(|event| event.records)
+}
+
+/// A Lambda Kinesis event read in one pass: its records, and where its other
+/// top-level members are (a tumbling-window event's `window`, `state`, ...).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventParts<'a> {
+    /// The `Records`.
+    pub records: Vec<InRecord<'a>>,
+    /// The other members in order: name as written (escapes not undone), raw value.
+    pub members: Vec<(&'a [u8], &'a [u8])>,
+}
+
+/// Reads a Lambda Kinesis event: its records, and the raw text of its other
+/// members (skipped over, not checked: whoever reads them parses them).
+pub fn read_event(json: &[u8]) -> Result<EventParts<'_>, String> {
     let mut r = Reader { c: Cursor::new(json), last_source: None };
-    let mut records = Vec::new();
+    let mut event = EventParts::default();
     r.object(|r, key| {
         if key == b"Records" {
-            records.reserve(json.len() / 900);
+            event.records.reserve(json.len() / 900);
             r.array(|r| {
-                records.push(r.record()?);
+                event.records.push(r.record()?);
                 Ok(())
             })
         } else {
-            r.skip_value()
+            let start = r.c.pos();
+            r.skip_value()?;
+            event.members.push((key, &json[start..r.c.pos()]));
+            Ok(())
         }
     })?;
     r.c.skip_ws();
     if !r.c.at_end() {
         return Err(r.error("trailing characters"));
     }
-    Ok(records)
+    Ok(event)
 }
 
 /// The shard of an `eventID` (`shardId-000000000000:4959...` -> `shardId-000000000000`).
@@ -86,7 +105,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Calls `field` for each key of an object; `field` must consume the value.
-    fn object(&mut self, mut field: impl FnMut(&mut Self, &[u8]) -> Result<(), String>) -> Result<(), String> {
+    fn object(&mut self, mut field: impl FnMut(&mut Self, &'a [u8]) -> Result<(), String>) -> Result<(), String> {
         self.expect(b'{')?;
         if self.c.eat(b'}') {
             return Ok(());
@@ -231,6 +250,31 @@ impl<'a> Reader<'a> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn the_members_besides_records_are_kept_raw_in_order() {
+        let json = br#"{"Records":[{"kinesis":{"data":"e30=","x":"]}"}}],"window":{"start":"a","end":"b"},
+            "state":{}, "isFinalInvokeForWindow":true,"state":{"k":"v"}}"#;
+        let event = read_event(json).unwrap();
+        assert_eq!(event.records.len(), 1);
+        let members: Vec<(&str, &str)> = event
+            .members
+            .iter()
+            .map(|(k, v)| (std::str::from_utf8(k).unwrap(), std::str::from_utf8(v).unwrap()))
+            .collect();
+        assert_eq!(
+            members,
+            [
+                ("window", r#"{"start":"a","end":"b"}"#),
+                ("state", "{}"),
+                ("isFinalInvokeForWindow", "true"),
+                ("state", r#"{"k":"v"}"#)
+            ]
+        );
+        for bad in [&b"[1]"[..], br#"{"a":"#, br#"{"Records":[],"a":1} x"#] {
+            assert!(read_event(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+    }
 
     #[test]
     fn reads_the_fields_and_skips_the_rest() {

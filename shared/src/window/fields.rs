@@ -114,41 +114,6 @@ impl FieldPlan {
     }
 }
 
-/// The raw text of the top-level members `names` of the JSON object `json`
-/// (`None` for those absent; the last one when a member repeats). Everything
-/// else is skipped without being parsed: cheap on a 6 MB Lambda event whose
-/// `Records` are read elsewhere. Member names are compared as written (names
-/// with escapes never match).
-pub fn top_level_members<'a>(json: &'a [u8], names: &[&str]) -> Result<Vec<Option<&'a [u8]>>, FieldError> {
-    // a byte-level walk: `s` (for unescaping) is not used by skip_string / skip_value
-    let mut scan = Scan::new("", json);
-    let mut found = vec![None; names.len()];
-    scan.ws();
-    scan.eat(b'{', "expected an object")?;
-    scan.ws();
-    if scan.peek() == Some(b'}') {
-        return Ok(found);
-    }
-    loop {
-        scan.ws();
-        let key = scan.skip_string()?.raw(json);
-        scan.ws();
-        scan.eat(b':', "expected `:`")?;
-        scan.ws();
-        let value_start = scan.c.pos();
-        scan.skip_value()?;
-        if let Some(slot) = names.iter().position(|n| n.as_bytes() == key) {
-            found[slot] = json.get(value_start..scan.c.pos());
-        }
-        scan.ws();
-        match scan.peek() {
-            Some(b',') => scan.c.advance(1),
-            Some(b'}') => return Ok(found),
-            _ => return Err(scan.error("expected `,` or `}`")),
-        }
-    }
-}
-
 /// Why an event's JSON could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{what} at byte {at}")]
@@ -401,19 +366,6 @@ mod tests {
                 proptest::prop_assert!(same(&out[i], &want), "{path}: {:?} vs {:?} in {text}", out[i], want);
             }
         }
-    }
-
-    #[test]
-    fn given_a_lambda_event_when_reading_top_level_members_then_records_are_skipped_and_the_rest_is_raw() {
-        let json = br#"{"Records":[{"kinesis":{"data":"e30=","x":"]}"}}],"window":{"start":"a","end":"b"},
-            "state":{},"isFinalInvokeForWindow":true}"#;
-        let got = top_level_members(json, &["window", "state", "shardId", "isFinalInvokeForWindow"]).unwrap();
-        assert_eq!(got[0], Some(&br#"{"start":"a","end":"b"}"#[..]));
-        assert_eq!(got[1], Some(&b"{}"[..]));
-        assert_eq!(got[2], None);
-        assert_eq!(got[3], Some(&b"true"[..]));
-        assert!(top_level_members(b"[1]", &["a"]).is_err());
-        assert!(top_level_members(br#"{"a":"#, &["a"]).is_err());
     }
 
     #[test]

@@ -29,11 +29,10 @@ use serde::{Deserialize, Serialize};
 
 use super::aggregate::{AggregateProcessor, Plan, Window};
 use super::config::AggregateConfig;
-use super::fields::top_level_members;
 use super::report::{report_key, report_lines, ReportContext};
 use super::state::{StateError, Totals, WindowState, STATE_BUDGET_BYTES, STATE_KEY};
 use crate::aws::{kinesis_client, s3_client};
-use crate::batch::{compare_sequence, parse_kinesis_event, BatchError, Counts, Driver, InRecord};
+use crate::batch::{compare_sequence, BatchError, Counts, Driver, InRecord};
 use crate::config::ConfigError;
 use crate::deadline::Deadline;
 use crate::limits::KINESIS;
@@ -107,12 +106,19 @@ struct RawWindow {
     end: String,
 }
 
-/// The tumbling-window members of the event, read without parsing its records.
+/// The tumbling-window members of the event.
 const PROPS: [&str; 6] =
     ["window", "state", "shardId", "eventSourceARN", "isFinalInvokeForWindow", "isWindowTerminatedEarly"];
 
-fn read_props(payload: &[u8]) -> Result<RawProps, AggregateError> {
-    let members = top_level_members(payload, &PROPS).map_err(|e| AggregateError::Window(e.to_string()))?;
+/// The tumbling-window members among the event's `members` (name, raw value;
+/// the last one when a name repeats), parsed.
+fn read_props(event_members: &[(&[u8], &[u8])]) -> Result<RawProps, AggregateError> {
+    let mut members: [Option<&[u8]>; PROPS.len()] = [None; PROPS.len()];
+    for (name, raw) in event_members {
+        if let Some(slot) = PROPS.iter().position(|p| p.as_bytes() == *name) {
+            members[slot] = Some(raw);
+        }
+    }
     // a small object of just those members, for serde
     let mut text = Vec::with_capacity(256 + members.iter().flatten().map(|m| m.len()).sum::<usize>());
     text.push(b'{');
@@ -138,8 +144,9 @@ fn parse_time(name: &str, text: &str) -> Result<i64, AggregateError> {
 /// Parses a Lambda `KinesisTimeWindowEvent`: its records (borrowed, as the
 /// batch driver takes them) and its window properties.
 pub fn parse_window_event(payload: &[u8]) -> Result<(Vec<InRecord<'_>>, WindowProps), AggregateError> {
-    let records = parse_kinesis_event(payload)?;
-    let raw = read_props(payload)?;
+    let event = crate::envelope::read_event(payload).map_err(BatchError::Envelope)?;
+    let raw = read_props(&event.members)?;
+    let records = event.records;
     let window =
         raw.window.ok_or_else(|| AggregateError::Window("no `window` (is the tumbling window set?)".into()))?;
     let window = Window { start_ms: parse_time("start", &window.start)?, end_ms: parse_time("end", &window.end)? };

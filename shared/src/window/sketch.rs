@@ -284,26 +284,25 @@ impl TopK {
     pub fn merge(&mut self, other: &TopK) {
         let floor = |t: &TopK| if t.full() { t.entries.iter().map(|e| e.count).min().unwrap_or(0) } else { 0 };
         let (mine, theirs) = (floor(self), floor(other));
-        let mut merged: Vec<TopEntry> = Vec::with_capacity(self.entries.len() + other.entries.len());
-        for e in &self.entries {
-            match other.entries.iter().find(|o| o.value == e.value) {
-                Some(o) => {
-                    merged.push(TopEntry { value: e.value.clone(), count: e.count + o.count, error: e.error + o.error })
-                }
-                None => {
-                    merged.push(TopEntry { value: e.value.clone(), count: e.count + theirs, error: e.error + theirs })
-                }
-            }
+        // in place: the (usually many) entries of the state are not copied for
+        // the (usually few) of a batch's part
+        let known = self.entries.len();
+        for e in &mut self.entries {
+            let (count, error) = match other.entries.iter().find(|o| o.value == e.value) {
+                Some(o) => (o.count, o.error),
+                None => (theirs, theirs),
+            };
+            e.count += count;
+            e.error += error;
         }
         for o in &other.entries {
-            if !self.entries.iter().any(|e| e.value == o.value) {
-                merged.push(TopEntry { value: o.value.clone(), count: o.count + mine, error: o.error + mine });
+            if !self.entries[..known].iter().any(|e| e.value == o.value) {
+                self.entries.push(TopEntry { value: o.value.clone(), count: o.count + mine, error: o.error + mine });
             }
         }
-        sort_entries(&mut merged);
-        merged.truncate(self.capacity.max(other.capacity) as usize);
+        sort_entries(&mut self.entries);
         self.capacity = self.capacity.max(other.capacity);
-        self.entries = merged;
+        self.entries.truncate(self.capacity as usize);
     }
 
     /// The `k` most frequent values, most frequent first (ties by value).
@@ -441,6 +440,47 @@ mod tests {
         let top = a.top(3);
         let counts: Vec<(&str, u64)> = top.iter().map(|e| (e.value.as_str(), e.count)).collect();
         assert_eq!(counts, vec![("y", 3), ("x", 2), ("z", 1)]);
+    }
+
+    /// The merge as the mergeable-summaries paper states it: a new list of
+    /// every value of either side, then the largest `capacity` kept.
+    fn merged_by_the_book(a: &TopK, b: &TopK) -> TopK {
+        let floor = |t: &TopK| if t.full() { t.entries.iter().map(|e| e.count).min().unwrap_or(0) } else { 0 };
+        let find = |t: &TopK, v: &str| t.entries.iter().find(|e| e.value == v).map(|e| (e.count, e.error));
+        let mut entries: Vec<TopEntry> = a
+            .entries
+            .iter()
+            .map(|e| {
+                let (count, error) = find(b, &e.value).unwrap_or((floor(b), floor(b)));
+                TopEntry { value: e.value.clone(), count: e.count + count, error: e.error + error }
+            })
+            .collect();
+        for o in b.entries.iter().filter(|o| find(a, &o.value).is_none()) {
+            entries.push(TopEntry { value: o.value.clone(), count: o.count + floor(a), error: o.error + floor(a) });
+        }
+        sort_entries(&mut entries);
+        let capacity = a.capacity.max(b.capacity);
+        entries.truncate(capacity as usize);
+        TopK { capacity, entries }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn merging_in_place_gives_the_merge_by_the_book(
+            a in proptest::collection::vec(0u8..12, 0..40),
+            b in proptest::collection::vec(0u8..12, 0..40),
+            capacities in (1usize..10, 1usize..10),
+        ) {
+            let sketch = |values: &[u8], capacity| {
+                let mut t = TopK::new(capacity);
+                values.iter().for_each(|v| t.insert(&format!("v{v}")));
+                t
+            };
+            let (mut a, b) = (sketch(&a, capacities.0), sketch(&b, capacities.1));
+            let want = merged_by_the_book(&a, &b);
+            a.merge(&b);
+            proptest::prop_assert_eq!(a, want);
+        }
     }
 
     #[test]
