@@ -174,7 +174,7 @@ impl<'p> AggregateProcessor<'p> {
         };
         let plan = self.plan;
         let mut values: Vec<Option<Scalar<'_>>> = Vec::with_capacity(plan.fields.len());
-        if plan.fields.extract(raw, &mut values).is_err() {
+        if plan.fields.extract_indexed(raw, event.members, &mut values).is_err() {
             return Verdict::Dropped(UNREADABLE);
         }
         let (time_ms, own_time) = match values[plan.time].as_ref().and_then(time_ms) {

@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 
+use crate::event::MemberSpan;
 use crate::json::cursor::{Cursor, StrSpan};
 
 /// A scalar read from an event: strings are borrowed from the event when they
@@ -109,6 +110,30 @@ impl FieldPlan {
         scan.ws();
         if !scan.c.at_end() {
             return Err(scan.error("trailing characters"));
+        }
+        Ok(())
+    }
+
+    /// Like [`FieldPlan::extract`] through the decoder's index of the object's
+    /// top-level members: only the members the plan names are read, the
+    /// others are not even skipped over. An empty index: [`FieldPlan::extract`].
+    pub fn extract_indexed<'a>(
+        &self,
+        json: &'a str,
+        members: &[MemberSpan],
+        out: &mut Vec<Option<Scalar<'a>>>,
+    ) -> Result<(), FieldError> {
+        if members.is_empty() {
+            return self.extract(json, out);
+        }
+        out.clear();
+        out.resize(self.paths.len(), None);
+        for member in members {
+            let name = member.name(json).ok_or(FieldError { what: "bad key escape", at: member.start() })?;
+            if let Some((_, child)) = self.root.children.iter().find(|(n, _)| n.as_ref() == name.as_ref()) {
+                let mut scan = Scan { s: json, c: Cursor::at(json.as_bytes(), member.value_start()) };
+                scan.value(child, out)?;
+            }
         }
         Ok(())
     }
@@ -365,6 +390,12 @@ mod tests {
                 let want = oracle(&object, path);
                 proptest::prop_assert!(same(&out[i], &want), "{path}: {:?} vs {:?} in {text}", out[i], want);
             }
+            // and through the validator's index of the top-level members, the same
+            let mut index = Vec::new();
+            crate::json::validate::object_end(text.as_bytes(), 0, 64, &mut index).unwrap();
+            let mut indexed = Vec::new();
+            p.extract_indexed(&text, &index, &mut indexed).unwrap();
+            proptest::prop_assert_eq!(&indexed, &out, "{}", text);
         }
     }
 
