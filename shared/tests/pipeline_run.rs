@@ -48,13 +48,18 @@ fn lines(path: &Path) -> Vec<serde_json::Value> {
     text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
+/// The pipeline with the security pack, no lookups, the default aggregate.
+async fn security_pipeline(settings: Settings) -> Pipeline {
+    let rules = RuleSet::parse(include_str!("../../rules/security.yaml"), Format::Yaml).unwrap();
+    let enricher = Enricher::load(&EnrichConfig::from_lookup(|_| None).unwrap(), None).await.unwrap();
+    Pipeline::new(settings, enricher, rules, AggregateConfig::default())
+}
+
 #[tokio::test]
 async fn given_3000_events_over_three_windows_then_every_function_accounts_for_every_event() {
     let out = tempdir();
-    let rules = RuleSet::parse(include_str!("../../rules/security.yaml"), Format::Yaml).unwrap();
-    let enricher = Enricher::load(&EnrichConfig::from_lookup(|_| None).unwrap(), None).await.unwrap();
-    let settings = Settings { shards: 3, batch_size: 100, window_seconds: 60, out: out.clone() };
-    let mut pipeline = Pipeline::new(settings, enricher, rules, AggregateConfig::default());
+    let mut pipeline =
+        security_pipeline(Settings { shards: 3, batch_size: 100, window_seconds: 60, out: out.clone() }).await;
     let n = 3000;
     for i in 0..n {
         let data = access_event(i, 300);
@@ -114,12 +119,10 @@ async fn given_3000_events_over_three_windows_then_every_function_accounts_for_e
 #[tokio::test]
 async fn given_events_too_large_for_one_lambda_event_then_batches_are_cut_at_6_mb_and_nothing_is_lost() {
     let out = tempdir();
-    let rules = RuleSet::parse(include_str!("../../rules/security.yaml"), Format::Yaml).unwrap();
-    let enricher = Enricher::load(&EnrichConfig::from_lookup(|_| None).unwrap(), None).await.unwrap();
     // one shard, BatchSize 1000: 300 events of ~60 KB (~80 KB each in base64) are
     // ~24 MB of Lambda event, so an event source mapping makes several batches
-    let settings = Settings { shards: 1, batch_size: 1000, window_seconds: 60, out: out.clone() };
-    let mut pipeline = Pipeline::new(settings, enricher, rules, AggregateConfig::default());
+    let mut pipeline =
+        security_pipeline(Settings { shards: 1, batch_size: 1000, window_seconds: 60, out: out.clone() }).await;
     let n = 300;
     for i in 0..n {
         let data = access_event(i, 60_000);
