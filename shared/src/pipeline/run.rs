@@ -249,9 +249,8 @@ impl Pipeline {
         }
         let record = TestRecord { partition_key: event.partition_key, data: event.data };
         let size = test_record_bytes(&record, &self.shards[index].id, RAW_ARN);
-        let pending = &self.shards[index];
-        if !pending.pending.is_empty() && EVENT_OVERHEAD_BYTES + pending.pending_bytes + size > LAMBDA_MAX_PAYLOAD_BYTES
-        {
+        let shard = &self.shards[index];
+        if !shard.pending.is_empty() && EVENT_OVERHEAD_BYTES + shard.pending_bytes + size > LAMBDA_MAX_PAYLOAD_BYTES {
             self.flush(index).await?;
         }
         let shard = &mut self.shards[index];
