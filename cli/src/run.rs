@@ -291,12 +291,16 @@ pub async fn run_events(
 /// a counter for input of unknown length, nothing for short generated runs.
 fn progress(expected: Option<u64>) -> ProgressBar {
     let (bar, template) = match expected {
-        Some(n) if n >= 100_000 => (ProgressBar::new(n), "{bar:40} {pos}/{len} events {per_sec} eta {eta}"),
+        Some(n) if n >= 100_000 => (ProgressBar::new(n), "{bar:40} {human_pos}/{human_len} events, {rate} eta {eta}"),
         Some(_) => return ProgressBar::hidden(),
-        None => (ProgressBar::new_spinner(), "{spinner} {pos} events {per_sec}"),
+        None => (ProgressBar::new_spinner(), "{spinner} {human_pos} events, {rate}"),
+    };
+    // events per second as a whole number (indicatif's `per_sec` shows four decimals)
+    let rate = |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+        let _ = write!(w, "{}/s", indicatif::HumanCount(state.per_sec() as u64));
     };
     if let Ok(style) = ProgressStyle::with_template(template) {
-        bar.set_style(style);
+        bar.set_style(style.with_key("rate", rate));
     }
     bar
 }
