@@ -405,6 +405,10 @@ pub fn print_summary(args: &RunArgs, totals: &Totals, elapsed: Duration) {
     ] {
         print_counts(name, c);
     }
+    if !totals.rejected.is_empty() {
+        let refused: Vec<String> = totals.rejected.iter().map(|(r, n)| format!("{r}: {n}")).collect();
+        println!("refused by Kinesis PutRecords, kept under rejected/: {}", refused.join(", "));
+    }
     let dropped: Vec<String> = totals.filter.dropped_by_reason.iter().map(|(r, n)| format!("{r}: {n}")).collect();
     if !dropped.is_empty() {
         println!("filter dropped: {}", dropped.join(", "));
@@ -422,7 +426,7 @@ pub fn print_summary(args: &RunArgs, totals: &Totals, elapsed: Duration) {
         println!("  {short}{}", if line.len() > 160 { " ..." } else { "" });
     }
     print_cpu(totals);
-    println!("output: {}/{{archive,enriched,alerts,reports,late,quarantine}}", args.out.display());
+    println!("output: {}/{{archive,enriched,alerts,reports,late,quarantine,rejected}}", args.out.display());
 }
 
 /// CPU time per function per event, split into the function's own work and

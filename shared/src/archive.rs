@@ -87,7 +87,7 @@ impl Archive {
     /// as Firehose would) and `root/quarantine/`.
     pub fn with_dir(config: &ArchiveConfig, root: &Path) -> Self {
         Self {
-            archive: Box::new(DirSink::new(root, "archive", true)),
+            archive: Box::new(DirSink::new(root, "archive", true).with_limits(crate::limits::FIREHOSE)),
             quarantine: Box::new(DirSink::new(root, "quarantine", false)),
             limits: config.limits,
         }

@@ -144,3 +144,47 @@ async fn given_events_too_large_for_one_lambda_event_then_batches_are_cut_at_6_m
     assert_eq!(totals.report_counts.values().sum::<u64>(), n, "the reports count every event once");
     std::fs::remove_dir_all(&out).unwrap();
 }
+
+#[tokio::test]
+async fn given_events_past_the_services_record_limits_then_they_are_refused_or_quarantined_as_in_aws() {
+    let out = tempdir();
+    let mut pipeline =
+        security_pipeline(Settings { shards: 2, batch_size: 100, window_seconds: 60, out: out.clone() }).await;
+    let event = |id: &str, pad: usize| {
+        format!(r#"{{"id":"{id}","source":"svc-a","time":"2024-11-25T01:00:00Z","pad":"{}"}}"#, "x".repeat(pad))
+            .into_bytes()
+    };
+    let put = |partition_key: &str, data: Vec<u8>| RawEvent {
+        partition_key: partition_key.into(),
+        data,
+        arrival_ms: START_MS,
+    };
+    // over Kinesis's 1 MiB: never enters `raw`
+    pipeline.push(put("k1", event("huge", 1_100_000))).await.unwrap();
+    // a partition key of 257 characters: refused too
+    pipeline.push(put(&"k".repeat(257), event("long-key", 10))).await.unwrap();
+    // 1,010 KiB: Kinesis takes it, Firehose (1,000 KiB per record) would not: archive quarantines it
+    pipeline.push(put("k2", event("big", 1_010 * 1024))).await.unwrap();
+    pipeline.push(put("k3", event("small", 10))).await.unwrap();
+    let totals = pipeline.finish().await.unwrap().clone();
+
+    assert_eq!(totals.events_in, 4);
+    let rejected: Vec<(&str, u64)> = totals.rejected.iter().map(|(k, v)| (*k, *v)).collect();
+    assert_eq!(rejected, [("over 1 MiB", 1), ("partition key not 1-256 characters", 1)]);
+    let kept: Vec<serde_json::Value> = files(&out.join("rejected")).iter().flat_map(|f| lines(f)).collect();
+    assert_eq!(kept.len(), 2, "each refused event is kept");
+    assert!(kept.iter().all(|l| l["reason"].as_str().unwrap().starts_with("Kinesis PutRecords would refuse it")));
+
+    let a = &totals.archive;
+    assert_eq!((a.records, a.delivered, a.quarantined), (2, 1, 1), "{a:?}");
+    let quarantined: Vec<serde_json::Value> =
+        files(&out.join("quarantine/archive")).iter().flat_map(|f| lines(f)).collect();
+    assert_eq!(quarantined.len(), 1);
+    assert!(quarantined[0]["reason"].as_str().unwrap().contains("firehose limit"), "{}", quarantined[0]["reason"]);
+    let e = &totals.enrich;
+    assert_eq!((e.records, e.delivered, e.quarantined), (2, 2, 0), "Kinesis takes both enriched events: {e:?}");
+    for c in [&totals.archive, &totals.enrich, &totals.filter, &totals.aggregate] {
+        assert!(c.adds_up(), "{c:?}");
+    }
+    std::fs::remove_dir_all(&out).unwrap();
+}

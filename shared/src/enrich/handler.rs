@@ -64,7 +64,7 @@ impl Enrich {
     pub fn with_dir(config: &EnrichConfig, root: &Path, enricher: Enricher) -> Self {
         Self::new(
             enricher,
-            Box::new(DirSink::new(root, "enriched", false)),
+            Box::new(DirSink::new(root, "enriched", false).with_limits(crate::limits::KINESIS)),
             Box::new(DirSink::new(root, "quarantine", false)),
             config.limits,
             config.cache_entries,

@@ -83,7 +83,7 @@ impl Detect {
         Self {
             config,
             state,
-            alerts: Box::new(DirSink::new(root, "alerts", false)),
+            alerts: Box::new(DirSink::new(root, "alerts", false).with_limits(crate::limits::KINESIS)),
             quarantine: Box::new(DirSink::new(root, "quarantine", false)),
         }
     }

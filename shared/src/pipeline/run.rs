@@ -18,10 +18,11 @@ use crate::batch::Counts;
 use crate::deadline::Deadline;
 use crate::decode::DecodeLimits;
 use crate::enrich::{Enrich, Enricher};
-use crate::limits::LAMBDA_MAX_PAYLOAD_BYTES;
+use crate::limits::{FIREHOSE, KINESIS, LAMBDA_MAX_PAYLOAD_BYTES};
 use crate::measure::Stopwatch;
 use crate::rules::{Filter, RuleSet};
-use crate::sink::{CpuMeter, DirSink, MemorySink, Sink, SinkRecord, TeeSink, TimedSink};
+use crate::sink::kinesis::check_put;
+use crate::sink::{CpuMeter, DirSink, MemorySink, Sink, SinkBatch, SinkRecord, TeeSink, TimedSink};
 use crate::window::{Aggregate, AggregateConfig, AggregateSinks};
 use crate::workload::{
     kinesis_event_at, state_bytes, test_record_bytes, with_members, TestRecord, EVENT_OVERHEAD_BYTES,
@@ -30,6 +31,9 @@ use crate::workload::{
 /// Errors that stop the pipeline.
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
+    /// An event Kinesis would refuse could not be kept under `rejected/`.
+    #[error("cannot keep a refused event under rejected/: {0}")]
+    Rejected(String),
     /// A handler failed a whole invocation.
     #[error("{function}: {message}")]
     Handler {
@@ -67,8 +71,11 @@ pub struct RawEvent {
 /// The outcome counts of each function, added up over the run.
 #[derive(Debug, Clone, Default)]
 pub struct Totals {
-    /// Events put into `raw`.
+    /// Events given to the pipeline (those Kinesis would refuse included).
     pub events_in: u64,
+    /// Events Kinesis would refuse at PutRecords (a key of 0 or more than 256
+    /// characters, over 1 MiB), per reason; each is kept under `rejected/`.
+    pub rejected: BTreeMap<&'static str, u64>,
     /// The archive function.
     pub archive: Counts,
     /// The enrich function.
@@ -141,9 +148,19 @@ pub struct Pipeline {
     enriched: Arc<MemorySink>,
     alerts: Arc<MemorySink>,
     reports: Arc<MemorySink>,
+    rejected: DirSink,
     /// CPU time in each function's local sinks, in [`FUNCTIONS`] order.
     meters: [CpuMeter; 4],
     totals: Totals,
+}
+
+/// A line of `rejected/`.
+#[derive(serde::Serialize)]
+struct RejectedLine<'a> {
+    reason: &'a str,
+    partition_key: &'a str,
+    arrival_ms: i64,
+    data_base64: &'a str,
 }
 
 /// Most alert ids kept for the comparison with a ground truth.
@@ -157,7 +174,9 @@ const BUDGET: Duration = Duration::from_secs(900);
 impl Pipeline {
     /// Builds the functions with local sinks under `settings.out`:
     /// `archive/` (gzip NDJSON, by hour), `enriched/`, `alerts/`, `reports/`,
-    /// `late/` and `quarantine/`.
+    /// `late/` and `quarantine/`, and `rejected/` for events Kinesis would
+    /// refuse. The folders standing in for Firehose and Kinesis keep those
+    /// services' record limits: what they would refuse is quarantined, as in AWS.
     pub fn new(settings: Settings, enricher: Enricher, rules: RuleSet, aggregate: AggregateConfig) -> Self {
         let out = settings.out.as_path();
         let limits = DecodeLimits::default();
@@ -166,34 +185,35 @@ impl Pipeline {
         let reports = Arc::new(MemorySink::new("reports"));
         let meters: [CpuMeter; 4] = Default::default();
         let dir = |name: &str, gzip: bool| DirSink::new(out, name, gzip);
-        let tee = |name: &str, gzip: bool, memory: &Arc<MemorySink>| TeeSink::new(dir(name, gzip), memory.clone());
+        let tee = |dir: DirSink, memory: &Arc<MemorySink>| TeeSink::new(dir, memory.clone());
         let archive = Archive {
-            archive: timed_sink(dir("archive", true), &meters[0]),
+            archive: timed_sink(dir("archive", true).with_limits(FIREHOSE), &meters[0]),
             quarantine: timed_sink(dir("quarantine", false), &meters[0]),
             limits,
         };
         let enrich = Enrich::new(
             enricher,
-            timed_sink(tee("enriched", true, &enriched), &meters[1]),
+            timed_sink(tee(dir("enriched", true).with_limits(KINESIS), &enriched), &meters[1]),
             timed_sink(dir("quarantine", false), &meters[1]),
             limits,
             crate::enrich::config::DEFAULT_CACHE_ENTRIES,
         );
         let filter = Filter {
             rules,
-            alerts: timed_sink(tee("alerts", false, &alerts), &meters[2]),
+            alerts: timed_sink(tee(dir("alerts", false).with_limits(KINESIS), &alerts), &meters[2]),
             quarantine: timed_sink(dir("quarantine", false), &meters[2]),
             limits,
         };
         let aggregate = Aggregate::new(
             aggregate,
             AggregateSinks {
-                reports: timed_sink(tee("reports", false, &reports), &meters[3]),
+                reports: timed_sink(tee(dir("reports", false), &reports), &meters[3]),
                 stream: None,
                 late: timed_sink(dir("late", false), &meters[3]),
                 quarantine: timed_sink(dir("quarantine", false), &meters[3]),
             },
         );
+        let rejected = dir("rejected", false);
         let map = ShardMap::new(settings.shards);
         let shards = (0..map.len())
             .map(|i| Shard {
@@ -219,6 +239,7 @@ impl Pipeline {
             enriched,
             alerts,
             reports,
+            rejected,
             meters,
             totals: Totals::default(),
         }
@@ -237,8 +258,12 @@ impl Pipeline {
     /// Puts one event into `raw`; runs the functions when its shard's batch is
     /// full (`batch_size` records, or 6 MB of Lambda event with this one) or
     /// its arrival opens a new window.
+    /// An event Kinesis would refuse is not put: it is counted and kept under `rejected/`.
     pub async fn push(&mut self, event: RawEvent) -> Result<(), PipelineError> {
         self.totals.events_in += 1;
+        if let Err(reason) = check_put(&event.partition_key, &event.data) {
+            return self.reject(event, reason).await;
+        }
         let index = self.map.shard_for(&event.partition_key);
         let window_ms = self.settings.window_seconds.max(1) * 1000;
         let arrival_ms = event.arrival_ms.max(self.shards[index].last_arrival_ms);
@@ -263,6 +288,28 @@ impl Pipeline {
             self.flush(index).await?;
         }
         Ok(())
+    }
+
+    /// Keeps an event Kinesis would refuse under `rejected/` (one file per
+    /// event: `reason`, `partition_key`, `data_base64`) and counts it.
+    async fn reject(&mut self, event: RawEvent, reason: String) -> Result<(), PipelineError> {
+        let kind = if reason.contains("partition key") { "partition key not 1-256 characters" } else { "over 1 MiB" };
+        *self.totals.rejected.entry(kind).or_default() += 1;
+        let line = RejectedLine {
+            reason: &format!("Kinesis PutRecords would refuse it: {reason}"),
+            partition_key: &event.partition_key,
+            arrival_ms: event.arrival_ms,
+            data_base64: &base64_simd::STANDARD.encode_to_string(&event.data),
+        };
+        let mut data = serde_json::to_vec(&line).map_err(|e| PipelineError::Rejected(e.to_string()))?;
+        data.push(b'\n');
+        let key = format!("event-{:010}", self.totals.events_in);
+        let records = [SinkRecord::new(event.partition_key, data)];
+        let report = self.rejected.send(SinkBatch { key: &key, records: &records }, Deadline::after(BUDGET)).await;
+        match report.is_ok() {
+            true => Ok(()),
+            false => Err(PipelineError::Rejected(report.last_error.unwrap_or_default())),
+        }
     }
 
     /// Runs what is still buffered and closes every open window.

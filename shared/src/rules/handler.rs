@@ -204,7 +204,7 @@ impl Filter {
     pub fn with_dir(config: &FilterConfig, root: &Path) -> Result<Self, InitError> {
         Ok(Self {
             rules: config.load_rules()?,
-            alerts: Box::new(DirSink::new(root, "alerts", false)),
+            alerts: Box::new(DirSink::new(root, "alerts", false).with_limits(crate::limits::KINESIS)),
             quarantine: Box::new(DirSink::new(root, "quarantine", false)),
             limits: config.limits,
         })

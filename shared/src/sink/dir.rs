@@ -7,6 +7,7 @@ use async_trait::async_trait;
 
 use super::{ndjson_bytes, SendReport, Sink, SinkBatch, SinkError};
 use crate::deadline::Deadline;
+use crate::limits::ServiceLimits;
 
 /// A sink writing each batch to `ROOT/NAME/<key>.ndjson` (or `.ndjson.gz`).
 #[derive(Debug, Clone)]
@@ -14,13 +15,21 @@ pub struct DirSink {
     name: String,
     dir: PathBuf,
     gzip: bool,
+    limits: Option<ServiceLimits>,
 }
 
 impl DirSink {
     /// A sink named `name` writing under `root/name/`; gzip-compressed when `gzip`.
     pub fn new(root: &Path, name: impl Into<String>, gzip: bool) -> Self {
         let name = name.into();
-        Self { dir: root.join(&name), name, gzip }
+        Self { dir: root.join(&name), name, gzip, limits: None }
+    }
+
+    /// Declares the limits of the service this folder stands in for (Firehose,
+    /// Kinesis): entries it could never accept are quarantined, as in AWS.
+    pub fn with_limits(mut self, limits: ServiceLimits) -> Self {
+        self.limits = Some(limits);
+        self
     }
 
     /// The folder this sink writes into.
@@ -52,6 +61,10 @@ impl DirSink {
 impl Sink for DirSink {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    fn limits(&self) -> Option<ServiceLimits> {
+        self.limits
     }
 
     async fn send(&self, batch: SinkBatch<'_>, _deadline: Deadline) -> SendReport {

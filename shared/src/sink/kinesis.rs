@@ -35,6 +35,18 @@ pub fn kinesis_entry_bytes(record: &SinkRecord) -> usize {
     record.data.len() + record.partition_key.len()
 }
 
+/// Says why Kinesis would refuse to put `data` under `partition_key`, if it
+/// would: a key of 1 to 256 characters, at most 1 MiB of data and key together.
+pub fn check_put(partition_key: &str, data: &[u8]) -> Result<(), String> {
+    let key_chars = partition_key.chars().count();
+    if key_chars == 0 || key_chars > KINESIS_MAX_PARTITION_KEY_CHARS {
+        return Err(format!(
+            "kinesis partition key of {key_chars} characters; 1 to {KINESIS_MAX_PARTITION_KEY_CHARS} are allowed"
+        ));
+    }
+    KINESIS.check_record(data.len() + partition_key.len())
+}
+
 /// A sink putting each record into a Kinesis data stream.
 #[derive(Debug, Clone)]
 pub struct KinesisSink {
@@ -66,13 +78,7 @@ impl KinesisSink {
 
     /// Says why `record` can never be accepted by Kinesis, if it cannot.
     fn check(record: &SinkRecord) -> Result<(), String> {
-        let key_chars = record.partition_key.chars().count();
-        if key_chars == 0 || key_chars > KINESIS_MAX_PARTITION_KEY_CHARS {
-            return Err(format!(
-                "kinesis partition key of {key_chars} characters; 1 to {KINESIS_MAX_PARTITION_KEY_CHARS} are allowed"
-            ));
-        }
-        KINESIS.check_record(kinesis_entry_bytes(record))
+        check_put(&record.partition_key, &record.data)
     }
 
     /// One PutRecords of the entries at `pending` (indices into `records`);
