@@ -345,9 +345,15 @@ struct Keys<'a> {
     time: Option<Cow<'a, str>>,
 }
 
+/// Whether Kinesis takes `key` as a partition key (1 to 256 characters).
+fn usable_key(key: &str) -> bool {
+    (1..=eddy::limits::KINESIS_MAX_PARTITION_KEY_CHARS).contains(&key.chars().count())
+}
+
 /// NDJSON lines as raw events: the partition key is the line's `user`,
-/// `device_id` or `id` (else the line number), the arrival its RFC 3339 `time`
-/// (else now). Lines that are not JSON still go in: the decoders quarantine them.
+/// `device_id` or `id`, the first that Kinesis takes as a key (else the line
+/// number), the arrival its RFC 3339 `time` (else now). Lines that are not
+/// JSON still go in: the decoders quarantine them.
 pub fn ndjson_events(input: &Path) -> anyhow::Result<Box<dyn Iterator<Item = anyhow::Result<RawEvent>>>> {
     let reader: Box<dyn BufRead> = if input == Path::new("-") {
         Box::new(std::io::stdin().lock())
@@ -367,8 +373,8 @@ pub fn ndjson_events(input: &Path) -> anyhow::Result<Box<dyn Iterator<Item = any
         let keys: Option<Keys<'_>> = serde_json::from_str(&line).ok();
         let partition_key = keys
             .as_ref()
-            .and_then(|k| k.user.as_deref().or(k.device_id.as_deref()).or(k.id.as_deref()))
-            .map(str::to_string)
+            .and_then(|k| [&k.user, &k.device_id, &k.id].into_iter().flatten().find(|key| usable_key(key)))
+            .map(|key| key.to_string())
             .unwrap_or_else(|| format!("line-{n}"));
         let arrival_ms = keys
             .as_ref()
@@ -478,4 +484,27 @@ fn print_counts(name: &str, c: &Counts) {
         c.failed,
         if c.adds_up() { "yes" } else { "NO" }
     );
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ndjson_lines_get_a_partition_key_kinesis_takes() {
+        let long = "x".repeat(257);
+        let lines = [
+            r#"{"user":"u-1","id":"e0"}"#.to_string(),
+            r#"{"user":"","id":"e1"}"#.to_string(),
+            format!(r#"{{"user":"{long}","device_id":"d-2"}}"#),
+            format!(r#"{{"user":"{long}"}}"#),
+            "not json".to_string(),
+        ];
+        let path = std::env::temp_dir().join(format!("eddy-run-keys-{}.ndjson", std::process::id()));
+        std::fs::write(&path, lines.join("\n")).unwrap();
+        let keys: Vec<String> = ndjson_events(&path).unwrap().map(|e| e.unwrap().partition_key).collect();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(keys, ["u-1", "e1", "d-2", "line-3", "line-4"]);
+    }
 }
