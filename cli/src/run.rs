@@ -15,6 +15,7 @@ use eddy::gen::{Generator, GroundTruth, Scenario};
 use eddy::limits::{LAMBDA_KINESIS_MAX_BATCH_SIZE, LAMBDA_MAX_TUMBLING_WINDOW_SECONDS};
 use eddy::pipeline::run::{Pipeline, RawEvent, Settings, Totals, FUNCTIONS};
 use eddy::rules::{Format, RuleSet};
+use eddy::sink::kinesis::check_partition_key;
 use eddy::window::AggregateConfig;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Deserialize;
@@ -345,11 +346,6 @@ struct Keys<'a> {
     time: Option<Cow<'a, str>>,
 }
 
-/// Whether Kinesis takes `key` as a partition key (1 to 256 characters).
-fn usable_key(key: &str) -> bool {
-    (1..=eddy::limits::KINESIS_MAX_PARTITION_KEY_CHARS).contains(&key.chars().count())
-}
-
 /// NDJSON lines as raw events: the partition key is the line's `user`,
 /// `device_id` or `id`, the first that Kinesis takes as a key (else the line
 /// number), the arrival its RFC 3339 `time` (else now). Lines that are not
@@ -373,7 +369,9 @@ pub fn ndjson_events(input: &Path) -> anyhow::Result<Box<dyn Iterator<Item = any
         let keys: Option<Keys<'_>> = serde_json::from_str(&line).ok();
         let partition_key = keys
             .as_ref()
-            .and_then(|k| [&k.user, &k.device_id, &k.id].into_iter().flatten().find(|key| usable_key(key)))
+            .and_then(|k| {
+                [&k.user, &k.device_id, &k.id].into_iter().flatten().find(|key| check_partition_key(key).is_ok())
+            })
             .map(|key| key.to_string())
             .unwrap_or_else(|| format!("line-{n}"));
         let arrival_ms = keys

@@ -21,7 +21,7 @@ use crate::enrich::{Enrich, Enricher};
 use crate::limits::{FIREHOSE, KINESIS, LAMBDA_MAX_PAYLOAD_BYTES};
 use crate::measure::Stopwatch;
 use crate::rules::{Filter, RuleSet};
-use crate::sink::kinesis::check_put;
+use crate::sink::kinesis::{check_put, PutRefusal};
 use crate::sink::{CpuMeter, DirSink, MemorySink, Sink, SinkBatch, SinkRecord, TeeSink, TimedSink};
 use crate::window::{Aggregate, AggregateConfig, AggregateSinks};
 use crate::workload::{
@@ -261,8 +261,8 @@ impl Pipeline {
     /// An event Kinesis would refuse is not put: it is counted and kept under `rejected/`.
     pub async fn push(&mut self, event: RawEvent) -> Result<(), PipelineError> {
         self.totals.events_in += 1;
-        if let Err(reason) = check_put(&event.partition_key, &event.data) {
-            return self.reject(event, reason).await;
+        if let Err(refusal) = check_put(&event.partition_key, &event.data) {
+            return self.reject(event, refusal).await;
         }
         let index = self.map.shard_for(&event.partition_key);
         let window_ms = self.settings.window_seconds.max(1) * 1000;
@@ -292,11 +292,10 @@ impl Pipeline {
 
     /// Keeps an event Kinesis would refuse under `rejected/` (one file per
     /// event: `reason`, `partition_key`, `data_base64`) and counts it.
-    async fn reject(&mut self, event: RawEvent, reason: String) -> Result<(), PipelineError> {
-        let kind = if reason.contains("partition key") { "partition key not 1-256 characters" } else { "over 1 MiB" };
-        *self.totals.rejected.entry(kind).or_default() += 1;
+    async fn reject(&mut self, event: RawEvent, refusal: PutRefusal) -> Result<(), PipelineError> {
+        *self.totals.rejected.entry(refusal.kind()).or_default() += 1;
         let line = RejectedLine {
-            reason: &format!("Kinesis PutRecords would refuse it: {reason}"),
+            reason: &format!("Kinesis PutRecords would refuse it: {refusal}"),
             partition_key: &event.partition_key,
             arrival_ms: event.arrival_ms,
             data_base64: &base64_simd::STANDARD.encode_to_string(&event.data),

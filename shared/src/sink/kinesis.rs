@@ -35,16 +35,41 @@ pub fn kinesis_entry_bytes(record: &SinkRecord) -> usize {
     record.data.len() + record.partition_key.len()
 }
 
+/// Why Kinesis PutRecords would refuse a record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PutRefusal {
+    /// The partition key is empty or longer than 256 characters (its length in characters).
+    #[error("kinesis partition key of {0} characters; 1 to {KINESIS_MAX_PARTITION_KEY_CHARS} are allowed")]
+    PartitionKey(usize),
+    /// Data and key together are over 1 MiB.
+    #[error("{0}")]
+    TooLarge(String),
+}
+
+impl PutRefusal {
+    /// A short name of the reason, for counting refusals.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PutRefusal::PartitionKey(_) => "partition key not 1-256 characters",
+            PutRefusal::TooLarge(_) => "over 1 MiB",
+        }
+    }
+}
+
+/// Says why Kinesis would refuse `partition_key` as a partition key (1 to 256 characters), if it would.
+pub fn check_partition_key(partition_key: &str) -> Result<(), PutRefusal> {
+    let key_chars = partition_key.chars().count();
+    match key_chars {
+        1..=KINESIS_MAX_PARTITION_KEY_CHARS => Ok(()),
+        _ => Err(PutRefusal::PartitionKey(key_chars)),
+    }
+}
+
 /// Says why Kinesis would refuse to put `data` under `partition_key`, if it
 /// would: a key of 1 to 256 characters, at most 1 MiB of data and key together.
-pub fn check_put(partition_key: &str, data: &[u8]) -> Result<(), String> {
-    let key_chars = partition_key.chars().count();
-    if key_chars == 0 || key_chars > KINESIS_MAX_PARTITION_KEY_CHARS {
-        return Err(format!(
-            "kinesis partition key of {key_chars} characters; 1 to {KINESIS_MAX_PARTITION_KEY_CHARS} are allowed"
-        ));
-    }
-    KINESIS.check_record(data.len() + partition_key.len())
+pub fn check_put(partition_key: &str, data: &[u8]) -> Result<(), PutRefusal> {
+    check_partition_key(partition_key)?;
+    KINESIS.check_record(data.len() + partition_key.len()).map_err(PutRefusal::TooLarge)
 }
 
 /// A sink putting each record into a Kinesis data stream.
@@ -78,7 +103,7 @@ impl KinesisSink {
 
     /// Says why `record` can never be accepted by Kinesis, if it cannot.
     fn check(record: &SinkRecord) -> Result<(), String> {
-        check_put(&record.partition_key, &record.data)
+        check_put(&record.partition_key, &record.data).map_err(|refusal| refusal.to_string())
     }
 
     /// One PutRecords of the entries at `pending` (indices into `records`);
