@@ -348,8 +348,9 @@ struct Keys<'a> {
 
 /// NDJSON lines as raw events: the partition key is the line's `user`,
 /// `device_id` or `id`, the first that Kinesis takes as a key (else the line
-/// number), the arrival its RFC 3339 `time` (else now). Lines that are not
-/// JSON still go in: the decoders quarantine them.
+/// number), the arrival its RFC 3339 `time` (else now). Lines are bytes, as
+/// Kinesis records are: a line that is not JSON, or not even UTF-8, still goes
+/// in, and the decoders quarantine it with its reason.
 pub fn ndjson_events(input: &Path) -> anyhow::Result<Box<dyn Iterator<Item = anyhow::Result<RawEvent>>>> {
     let reader: Box<dyn BufRead> = if input == Path::new("-") {
         Box::new(std::io::stdin().lock())
@@ -358,30 +359,36 @@ pub fn ndjson_events(input: &Path) -> anyhow::Result<Box<dyn Iterator<Item = any
         Box::new(std::io::BufReader::with_capacity(1 << 20, file))
     };
     let now_ms = chrono::Utc::now().timestamp_millis();
-    Ok(Box::new(reader.lines().enumerate().filter_map(move |(n, line)| {
-        let line = match line {
+    Ok(Box::new(reader.split(b'\n').enumerate().filter_map(move |(n, line)| {
+        let mut line = match line {
             Ok(line) => line,
             Err(e) => return Some(Err(anyhow::anyhow!("reading line {}: {e}", n + 1))),
         };
-        if line.trim().is_empty() {
+        if line.last() == Some(&b'\r') {
+            line.pop();
+        }
+        if line.trim_ascii().is_empty() {
             return None;
         }
-        let keys: Option<Keys<'_>> = serde_json::from_str(&line).ok();
-        let partition_key = keys
-            .as_ref()
-            .and_then(|k| {
-                [&k.user, &k.device_id, &k.id].into_iter().flatten().find(|key| check_partition_key(key).is_ok())
-            })
-            .map(|key| key.to_string())
-            .unwrap_or_else(|| format!("line-{n}"));
-        let arrival_ms = keys
-            .as_ref()
-            .and_then(|k| k.time.as_deref())
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| t.timestamp_millis())
-            .unwrap_or(now_ms);
-        Some(Ok(RawEvent { partition_key, data: line.into_bytes(), arrival_ms }))
+        Some(Ok(raw_event(n, line, now_ms)))
     })))
+}
+
+/// One NDJSON line (number `n`, from 0) as the record a producer would put.
+fn raw_event(n: usize, line: Vec<u8>, now_ms: i64) -> RawEvent {
+    let keys: Option<Keys<'_>> = serde_json::from_slice(&line).ok();
+    let partition_key = keys
+        .as_ref()
+        .and_then(|k| [&k.user, &k.device_id, &k.id].into_iter().flatten().find(|key| check_partition_key(key).is_ok()))
+        .map(|key| key.to_string())
+        .unwrap_or_else(|| format!("line-{n}"));
+    let arrival_ms = keys
+        .as_ref()
+        .and_then(|k| k.time.as_deref())
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.timestamp_millis())
+        .unwrap_or(now_ms);
+    RawEvent { partition_key, data: line, arrival_ms }
 }
 
 /// Prints what the run did: outcomes per function (adding up), alerts per rule,

@@ -98,6 +98,15 @@ fn given_the_security_scenario_when_run_then_alerts_and_reports_are_written_per_
     assert!(own > 0.0 && sinks > 0.0, "{cpu}");
 }
 
+/// Every file under `dir`, read as text and joined.
+fn text_under(dir: &Path) -> String {
+    let Ok(entries) = std::fs::read_dir(dir) else { return String::new() };
+    entries
+        .flatten()
+        .map(|e| if e.path().is_dir() { text_under(&e.path()) } else { text(&std::fs::read(e.path()).unwrap()) })
+        .collect()
+}
+
 fn files_under(dir: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
     entries.flatten().map(|e| if e.path().is_dir() { files_under(&e.path()) } else { 1 }).sum()
@@ -109,20 +118,25 @@ fn given_ndjson_with_bad_lines_when_run_then_they_are_quarantined_and_the_good_o
     let input = out.join("input.ndjson");
     let good = r#"{"id":"e1","source":"auth","kind":"login","time":"2026-11-29T10:00:00Z","ip":"10.0.0.1","http":{"status":401}}"#;
     let good2 = r#"{"id":"e2","source":"api","kind":"request","time":"2026-11-29T10:00:01Z","http":{"status":200}}"#;
-    std::fs::write(&input, format!("{good}\n{{\"id\": oops\n{good2}\n")).unwrap();
+    let mut lines = format!("{good}\r\n{{\"id\": oops\n").into_bytes();
+    lines.extend_from_slice(b"\xff\xfe not UTF-8\n");
+    lines.extend_from_slice(format!("{good2}\n").as_bytes());
+    std::fs::write(&input, lines).unwrap();
     let run = eddy(&["run", "--input", input.to_str().unwrap(), "--out", out.join("tree").to_str().unwrap()]);
     let stdout = text(&run.stdout);
     assert!(run.status.success(), "{stdout}\n{}", text(&run.stderr));
-    assert!(stdout.starts_with("eddy run: 3 events in"), "{stdout}");
+    assert!(stdout.starts_with("eddy run: 4 events in"), "{stdout}");
     assert_outcomes_add_up(&stdout);
     let archive = stdout.lines().find(|l| l.starts_with("archive ")).unwrap();
     let columns: Vec<&str> = archive.split_whitespace().collect();
     assert_eq!(
         &columns[1..7],
-        ["3", "3", "2", "0", "1", "0"],
+        ["4", "4", "2", "0", "2", "0"],
         "records items delivered dropped quarantined failed: {archive}"
     );
-    assert!(files_under(&out.join("tree/quarantine")) > 0, "the bad line is kept with its reason");
+    let quarantined = text_under(&out.join("tree/quarantine"));
+    assert!(quarantined.contains("not UTF-8"), "the bad lines are kept with their reasons: {quarantined}");
+    assert!(quarantined.contains("expected value"), "{quarantined}");
 }
 
 #[test]
