@@ -1,6 +1,6 @@
 //! The `eddy` binary as a user runs it: `eddy run` on generated scenarios, on
 //! NDJSON with bad lines and on `eddy gen`'s output with its ground truth, `eddy invoke --repeat`'s figures, and clear
-//! errors (no panic) for what a user gets wrong.
+//! errors (no panic) for what a user gets wrong or a reader that stops early.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -274,4 +274,23 @@ fn given_what_a_user_gets_wrong_when_run_then_a_clear_error_and_no_panic() {
         assert!(stderr.contains(says), "{args:?}: the error should mention {says:?}: {stderr}");
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
+}
+
+#[test]
+fn given_a_reader_that_stops_early_when_eddy_writes_to_it_then_it_ends_quietly_without_a_panic() {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    let mut gen = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(["gen", "--scenario", "security", "--count", "1000000", "--out", "-"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 64];
+    gen.stdout.take().unwrap().read_exact(&mut first).unwrap(); // `| head -c 64`: read, then close
+    let done = gen.wait_with_output().unwrap();
+    let stderr = text(&done.stderr);
+    assert!(first.starts_with(b"{"), "{}", text(&first));
+    assert_eq!(done.status.signal(), Some(13), "ended by SIGPIPE, as a Unix tool is: {:?} {stderr}", done.status);
+    assert!(!stderr.contains("panicked") && !stderr.contains("Error"), "{stderr}");
 }
