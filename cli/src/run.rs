@@ -444,8 +444,18 @@ pub fn print_summary(args: &RunArgs, totals: &Totals, elapsed: Duration) {
 /// that of the local sinks standing in for Firehose, Kinesis and S3 (gzip,
 /// files; in AWS the services do it), and the throughput per core both make
 /// through archive + enrich + filter and through all four.
+/// With no events there is no rate to show, only the memory.
 fn print_cpu(totals: &Totals) {
-    let events = totals.events_in.max(1) as f64;
+    if totals.events_in > 0 {
+        print_rates(totals);
+    }
+    if let Some(peak) = eddy::measure::peak_resident_bytes() {
+        println!("peak memory: {:.1} MB resident", peak as f64 / 1048576.0);
+    }
+}
+
+fn print_rates(totals: &Totals) {
+    let events = totals.events_in as f64;
     let per_event = |d: Duration| d.as_secs_f64() * 1e6 / events;
     let own = totals.handler_cpu();
     let parts: Vec<String> = FUNCTIONS
@@ -472,9 +482,6 @@ fn print_cpu(totals: &Totals) {
         rate(&totals.cpu[..3]),
         rate(&totals.cpu)
     );
-    if let Some(peak) = eddy::measure::peak_resident_bytes() {
-        println!("peak memory: {:.1} MB resident", peak as f64 / 1048576.0);
-    }
 }
 
 fn print_counts(name: &str, c: &Counts) {

@@ -294,3 +294,15 @@ fn given_a_reader_that_stops_early_when_eddy_writes_to_it_then_it_ends_quietly_w
     assert_eq!(done.status.signal(), Some(13), "ended by SIGPIPE, as a Unix tool is: {:?} {stderr}", done.status);
     assert!(!stderr.contains("panicked") && !stderr.contains("Error"), "{stderr}");
 }
+
+#[test]
+fn given_no_events_when_run_then_the_summary_has_nothing_to_rate_and_agrees_with_the_truth() {
+    let out = scratch("run-empty");
+    let run = eddy(&["run", "--scenario", "security", "--count", "0", "--out", out.to_str().unwrap()]);
+    let stdout = text(&run.stdout);
+    assert!(run.status.success(), "{stdout}\n{}", text(&run.stderr));
+    assert!(stdout.starts_with("eddy run: 0 events in"), "{stdout}");
+    assert_outcomes_add_up(&stdout);
+    assert!(!stdout.contains("throughput per core"), "no rate out of nothing: {stdout}");
+    assert!(stdout.contains("peak memory:") && stdout.contains("ground truth: all agree"), "{stdout}");
+}
