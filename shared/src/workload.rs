@@ -216,16 +216,15 @@ pub fn shard_batches(
 }
 
 /// An upper bound of the bytes `record` takes in a Lambda Kinesis event from
-/// `source`: its data in base64, its key (every character escaped at worst),
+/// `source`: its data in base64, its key as a JSON string,
 /// its sequence number twice (`sequenceNumber` and `eventID`), the ARNs, the
 /// region and the field names.
 pub fn lambda_record_bytes(record: &LambdaRecord<'_>, source: &EventSource<'_>) -> usize {
-    /// The field names, quotes and punctuation of one record, and its arrival time.
-    const ENVELOPE: usize = 340;
-    /// `\u00XX`: the longest escape of one byte of a JSON string.
-    const WORST_ESCAPE: usize = 6;
+    /// The field names, quotes and punctuation of one record (274 bytes), and
+    /// its arrival time (at most 24 characters, as `serde_json` writes an `f64`).
+    const ENVELOPE: usize = 274 + 24;
     record.data.len().div_ceil(3) * 4
-        + record.partition_key.len() * WORST_ESCAPE
+        + crate::json::quoted_len(record.partition_key)
         + 2 * record.sequence_number.len()
         + source.shard_id.len()
         + source.stream_arn.len()
@@ -302,6 +301,28 @@ pub const HEAVY_RECORDS: usize = 6_700;
 mod tests {
     use super::*;
     use crate::limits::LAMBDA_MAX_PAYLOAD_BYTES;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn a_record_takes_at_most_its_estimate_and_not_much_less(
+            key in any::<String>().prop_filter("1-256 characters", |k| (1..=256).contains(&k.chars().count())),
+            data in proptest::collection::vec(any::<u8>(), 0..3000),
+            arrival in prop_oneof![0.0f64..4e9, any::<f64>().prop_filter("finite", |x| x.is_finite())],
+            seq in any::<u32>(),
+        ) {
+            let (shard, arn) = ("shardId-000000000003", "arn:aws:kinesis:us-east-1:123456789012:stream/raw");
+            let one = TestRecord { partition_key: key, data };
+            let pair = [one.clone(), one.clone()];
+            let single = kinesis_event_at(&pair[..1], &[arrival], shard, arn, u64::from(seq), &[]).len();
+            let double = kinesis_event_at(&pair, &[arrival, arrival], shard, arn, u64::from(seq), &[]).len();
+            let estimate = test_record_bytes(&one, shard, arn);
+            prop_assert!(single <= EVENT_OVERHEAD_BYTES + estimate, "{single} > {EVENT_OVERHEAD_BYTES} + {estimate}");
+            // batches fill close to Lambda's 6 MB, as an event source mapping fills them
+            let added = double - single;
+            prop_assert!(added <= estimate && estimate - added <= 32, "a record adds {added}, estimated {estimate}");
+        }
+    }
 
     #[test]
     fn the_reference_event_fits_one_lambda_invocation_and_the_heavy_one_does_not() {

@@ -31,7 +31,7 @@ use flate2::Compression;
 use super::GeneratedEvent;
 use crate::decode::kpl;
 use crate::json::{write_i64, write_str};
-use crate::workload::{kinesis_event_at, TestRecord};
+use crate::workload::{kinesis_event_at, test_record_bytes, TestRecord, EVENT_OVERHEAD_BYTES};
 
 /// Most bytes the KPL puts in one aggregated record (its `AggregationMaxSize` default).
 pub const KPL_MAX_BYTES: usize = 51_200;
@@ -240,20 +240,20 @@ pub struct LambdaBatcher {
     bytes: usize,
 }
 
-/// The bytes a record takes in a Lambda Kinesis event (base64 data, key, envelope).
-pub fn envelope_bytes(record: &PackedRecord) -> usize {
-    record.record.data.len().div_ceil(3) * 4 + record.record.partition_key.len() + 520
+/// What `record` takes in the Lambda event [`lambda_event`] builds, at most.
+fn event_bytes(record: &PackedRecord) -> usize {
+    test_record_bytes(&record.record, SHARD_ID, STREAM_ARN)
 }
 
 impl LambdaBatcher {
     /// Batches of up to `batch_size` records (at least 1).
     pub fn new(batch_size: usize) -> Self {
-        Self { batch_size: batch_size.max(1), pending: Vec::new(), bytes: 64 }
+        Self { batch_size: batch_size.max(1), pending: Vec::new(), bytes: EVENT_OVERHEAD_BYTES }
     }
 
     /// Takes one record; returns the batch it closed, if any.
     pub fn push(&mut self, record: PackedRecord) -> Option<Vec<PackedRecord>> {
-        let size = envelope_bytes(&record);
+        let size = event_bytes(&record);
         let full = !self.pending.is_empty()
             && (self.pending.len() >= self.batch_size || self.bytes + size > LAMBDA_MAX_PAYLOAD_BYTES);
         let closed = if full { self.finish() } else { None };
@@ -264,7 +264,7 @@ impl LambdaBatcher {
 
     /// The last batch, if records are pending.
     pub fn finish(&mut self) -> Option<Vec<PackedRecord>> {
-        self.bytes = 64;
+        self.bytes = EVENT_OVERHEAD_BYTES;
         (!self.pending.is_empty()).then(|| std::mem::take(&mut self.pending))
     }
 }

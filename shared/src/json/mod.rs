@@ -19,6 +19,16 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
+/// The bytes [`write_str`] writes for `s`, quotes included.
+pub fn quoted_len(s: &str) -> usize {
+    let escaped = |c: u8| match c {
+        b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+        0..0x20 => 6,
+        _ => 1,
+    };
+    s.bytes().map(escaped).sum::<usize>() + 2
+}
+
 /// Whether a byte of `b` must be escaped in a JSON string: a quote, a
 /// backslash or a control character (no early exit: the loop vectorises).
 fn needs_escape(b: &[u8]) -> bool {
@@ -154,6 +164,7 @@ mod tests {
             for s in [s, plain] {
                 let mut out = Vec::new();
                 write_str(&mut out, &s);
+                prop_assert_eq!(quoted_len(&s), out.len(), "{:?}", s);
                 prop_assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&s).unwrap());
             }
         }
