@@ -24,6 +24,11 @@ pub const FIREHOSE: ServiceLimits = ServiceLimits {
     max_record_bytes: 1_000 * 1024,
 };
 
+/// Firehose bills each record it ingests as a whole number of these (5 KB):
+/// a 300-byte record is billed as 5 KB, which is why the Firehose sink packs
+/// consecutive lines into one record.
+pub const FIREHOSE_BILLING_INCREMENT_BYTES: usize = 5 * 1024;
+
 /// Kinesis PutRecords: 500 records, 5 MiB per call, 1 MiB per record
 /// (data plus partition key).
 pub const KINESIS: ServiceLimits = ServiceLimits {

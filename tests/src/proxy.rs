@@ -36,8 +36,12 @@ use tokio::task::JoinHandle;
 pub struct FaultPlan {
     /// Seed of the choices.
     pub seed: u64,
-    /// Share of put entries failed inside a 200 response.
+    /// Share of Kinesis put entries failed inside a 200 response.
     pub entry_failure: f64,
+    /// The first this many Firehose put requests fail every entry: archive
+    /// packs a batch's lines into a few entries, so chance alone rarely keeps
+    /// one failing until the deadline; this does, in every run.
+    pub firehose_failing_requests: u64,
     /// Share of put requests answered 400 ThrottlingException.
     pub throttle: f64,
     /// Share of put requests answered 503 ServiceUnavailable.
@@ -70,6 +74,7 @@ struct Counters {
     entries: AtomicU64,
     entries_failed: AtomicU64,
     entries_forwarded: AtomicU64,
+    firehose_puts: AtomicU64,
     throttled: AtomicU64,
     unavailable: AtomicU64,
 }
@@ -254,7 +259,9 @@ impl Proxy {
             return self.forward(parts, body).await.unwrap_or_else(|e| e);
         };
         let entries = request["Records"].as_array().cloned().unwrap_or_default();
-        let failed: Vec<bool> = entries.iter().map(|_| self.chance(self.plan.entry_failure)).collect();
+        let all_fail = api == PutApi::FirehosePutRecordBatch
+            && self.counters.firehose_puts.fetch_add(1, Ordering::Relaxed) < self.plan.firehose_failing_requests;
+        let failed: Vec<bool> = entries.iter().map(|_| all_fail || self.chance(self.plan.entry_failure)).collect();
         let kept: Vec<Value> = entries.iter().zip(&failed).filter(|(_, f)| !**f).map(|(e, _)| e.clone()).collect();
         Counters::add(&self.counters.entries, entries.len() as u64);
         Counters::add(&self.counters.entries_failed, failed.iter().filter(|f| **f).count() as u64);
@@ -380,7 +387,8 @@ mod tests {
         let (localstack, moto) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         let upstream = fake_upstream("ls", localstack.clone()).await;
         let dynamodb = fake_upstream("moto", moto.clone()).await;
-        let plan = FaultPlan { seed: 3, entry_failure: 0.5, throttle: 0.0, unavailable: 0.0 };
+        let plan =
+            FaultPlan { seed: 3, entry_failure: 0.5, firehose_failing_requests: 0, throttle: 0.0, unavailable: 0.0 };
         let proxy = FaultProxy::start(&upstream, &[("DynamoDB_", &dynamodb)], plan).await.unwrap();
 
         let answer = put_records(&proxy.url, "Kinesis_20131202.PutRecords", 40).await;
@@ -406,7 +414,8 @@ mod tests {
     #[tokio::test]
     async fn given_throttles_and_unavailability_planned_then_the_first_two_put_requests_get_them() {
         let upstream = fake_upstream("ls", Arc::new(AtomicUsize::new(0))).await;
-        let plan = FaultPlan { seed: 1, entry_failure: 0.0, throttle: 0.01, unavailable: 0.01 };
+        let plan =
+            FaultPlan { seed: 1, entry_failure: 0.0, firehose_failing_requests: 0, throttle: 0.01, unavailable: 0.01 };
         let proxy = FaultProxy::start(&upstream, &[], plan).await.unwrap();
         let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
         let mut statuses = Vec::new();

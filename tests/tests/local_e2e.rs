@@ -228,7 +228,8 @@ async fn given_30_percent_of_put_entries_failing_and_throttles_then_nothing_is_l
     // small batches: more requests to break
     let stack = TestStack::up(&env, "e2e-faults", &[("BatchSize", "50")]).await.unwrap();
     let input = put_mixed(&stack.clients, stack.stream("RawStream"), 600, 11).await.unwrap();
-    let plan = FaultPlan { seed: 30, entry_failure: 0.3, throttle: 0.1, unavailable: 0.08 };
+    let plan =
+        FaultPlan { seed: 30, entry_failure: 0.3, firehose_failing_requests: 0, throttle: 0.1, unavailable: 0.08 };
     let (proxy, function_sdk) = fault_proxy(&env, plan).await;
     let mut run = stack.plan(&function_sdk, &[]).await.unwrap();
     let archive_calls = count_invocations(&mut run, "-archive").unwrap();
@@ -256,7 +257,9 @@ async fn given_a_short_deadline_then_failed_entries_come_back_as_batch_item_fail
     let parameters = [("BatchSize", "50"), ("MaximumRetryAttempts", "-1")];
     let stack = TestStack::up(&env, "e2e-deadline", &parameters).await.unwrap();
     let truth = put_security(&stack.clients, stack.stream("RawStream"), 300, 13, Packing::Plain).await.unwrap();
-    let plan = FaultPlan { seed: 50, entry_failure: 0.3, throttle: 0.0, unavailable: 0.0 };
+    // a Firehose entry holds a whole batch's lines: the first requests fail whole, past a deadline
+    let plan =
+        FaultPlan { seed: 50, entry_failure: 0.3, firehose_failing_requests: 12, throttle: 0.0, unavailable: 0.0 };
     let (proxy, function_sdk) = fault_proxy(&env, plan).await;
     let mut run = stack.plan(&function_sdk, &["archive", "enrich"]).await.unwrap();
     for mapping in &mut run.mappings {

@@ -17,6 +17,14 @@
 //! An entry over the per-record limit (the batch driver should have quarantined
 //! it) is reported failed without being sent, so it cannot fail its neighbours'
 //! request.
+//!
+//! Consecutive NDJSON lines are **packed** into one Firehose record, up to the
+//! per-record limit ([`packs`]): Firehose bills every record as at least 5 KB
+//! ([`FIREHOSE_BILLING_INCREMENT_BYTES`]), so a record per ~500-byte event would
+//! be billed ten times its bytes. S3 gets the same bytes (Firehose concatenates
+//! a delivery's records), and a pack Firehose rejects fails every line in it.
+
+use std::ops::Range;
 
 use async_trait::async_trait;
 use aws_sdk_firehose::error::DisplayErrorContext;
@@ -26,6 +34,8 @@ use aws_sdk_firehose::types::Record;
 use super::retry::{rejected_positions, send_in_chunks, AttemptResult};
 use super::{SendReport, Sink, SinkBatch, SinkRecord};
 use crate::deadline::Deadline;
+#[cfg(doc)]
+use crate::limits::FIREHOSE_BILLING_INCREMENT_BYTES;
 use crate::limits::{ServiceLimits, FIREHOSE};
 
 /// A sink writing each record to a Firehose delivery stream.
@@ -97,16 +107,53 @@ impl Sink for FirehoseSink {
     }
 
     async fn send(&self, batch: SinkBatch<'_>, deadline: Deadline) -> SendReport {
-        let records = batch.records;
-        send_in_chunks(
+        let packs = packs(batch.records);
+        let records: Vec<SinkRecord> = packs.iter().map(|p| packed(&batch.records[p.clone()])).collect();
+        let report = send_in_chunks(
             FIREHOSE,
-            records,
+            &records,
             |r| r.data.len(),
             |_, size| FIREHOSE.check_record(size),
             deadline,
-            |p| self.put(records, p),
+            |p| self.put(&records, p),
         )
-        .await
+        .await;
+        let failed = report.failed.iter().filter_map(|&p| packs.get(p)).flat_map(Range::clone).collect();
+        SendReport { failed, last_error: report.last_error }
+    }
+}
+
+/// Groups consecutive entries into packs of at most the per-record limit (S3
+/// gets the same bytes: Firehose concatenates records as they are); an entry
+/// over the limit stands alone and fails alone.
+pub fn packs(records: &[SinkRecord]) -> Vec<Range<usize>> {
+    let mut packs: Vec<Range<usize>> = Vec::new();
+    let mut bytes = 0;
+    for (i, record) in records.iter().enumerate() {
+        let size = record.data.len();
+        match packs.last_mut() {
+            Some(pack) if bytes + size <= FIREHOSE.max_record_bytes => {
+                pack.end = i + 1;
+                bytes += size;
+            }
+            _ => {
+                packs.push(i..i + 1);
+                bytes = size;
+            }
+        }
+    }
+    packs
+}
+
+/// One record of the entries' bytes, one after the other (no copy for one entry).
+fn packed(entries: &[SinkRecord]) -> SinkRecord {
+    match entries {
+        [one] => one.clone(),
+        _ => {
+            let mut data = Vec::with_capacity(entries.iter().map(|e| e.data.len()).sum());
+            entries.iter().for_each(|e| data.extend_from_slice(&e.data));
+            SinkRecord::new(String::new(), data)
+        }
     }
 }
 
@@ -114,6 +161,7 @@ impl Sink for FirehoseSink {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::limits::FIREHOSE_BILLING_INCREMENT_BYTES;
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
@@ -127,8 +175,26 @@ mod tests {
     /// The data of every record of every request, in the order sent.
     type Requests = Arc<Mutex<Vec<Vec<Vec<u8>>>>>;
 
+    /// Bytes of the entries of [`records`]: too big for two to share a pack,
+    /// so each is a Firehose record of its own (six fill a request).
+    const ALONE: usize = 600 * 1024;
+
+    /// `n` lines `r0`, `r1`, ... padded to [`ALONE`] bytes.
     fn records(n: usize) -> Vec<SinkRecord> {
-        (0..n).map(|i| SinkRecord::new(format!("k{i}"), format!("r{i}").into_bytes())).collect()
+        (0..n).map(|i| SinkRecord::new(format!("k{i}"), padded(&format!("r{i}"), ALONE))).collect()
+    }
+
+    /// `label`, spaces, a newline: `size` bytes.
+    fn padded(label: &str, size: usize) -> Vec<u8> {
+        let mut line = label.as_bytes().to_vec();
+        line.resize(size - 1, b' ');
+        line.push(b'\n');
+        line
+    }
+
+    /// The label a record of [`records`] starts with.
+    fn label(data: &[u8]) -> String {
+        String::from_utf8_lossy(data).split(' ').next().unwrap_or_default().to_string()
     }
 
     fn data_of(req: &PutRecordBatchInput) -> Vec<Vec<u8>> {
@@ -136,7 +202,7 @@ mod tests {
     }
 
     fn strings(requests: &[Vec<Vec<u8>>]) -> Vec<Vec<String>> {
-        requests.iter().map(|r| r.iter().map(|d| String::from_utf8_lossy(d).into_owned()).collect()).collect()
+        requests.iter().map(|r| r.iter().map(|d| label(d)).collect()).collect()
     }
 
     /// A 200 response for `data`, rejecting the entries `reject(call, data)` says.
@@ -198,18 +264,40 @@ mod tests {
         assert_eq!(rejected_positions([true, false, true].into_iter(), 2), vec![0]);
     }
 
+    /// What Firehose bills for records of these sizes: each rounded up to 5 KB.
+    fn billed_bytes(sizes: impl Iterator<Item = usize>) -> usize {
+        sizes.map(|n| n.div_ceil(FIREHOSE_BILLING_INCREMENT_BYTES) * FIREHOSE_BILLING_INCREMENT_BYTES).sum()
+    }
+
     #[tokio::test]
-    async fn splits_1001_records_into_500_500_1_in_order() {
+    async fn a_batch_of_small_lines_goes_as_one_record_billed_for_its_bytes() {
         let (rule, requests) = rule(|_, _| false);
-        let recs = records(1001);
+        let recs: Vec<SinkRecord> = (0..1001).map(|i| SinkRecord::new("", padded(&format!("r{i}"), 300))).collect();
         let report = sink(&rule).send(SinkBatch { key: "k", records: &recs }, minute()).await;
         assert_eq!(report, SendReport::default());
         let requests = requests.lock().unwrap();
-        let sizes: Vec<usize> = requests.iter().map(Vec::len).collect();
-        assert_eq!(sizes, vec![500, 500, 1]);
-        let sent: Vec<Vec<u8>> = requests.iter().flatten().cloned().collect();
-        let expected: Vec<Vec<u8>> = recs.iter().map(|r| r.data.to_vec()).collect();
-        assert_eq!(sent, expected);
+        let sent: Vec<&Vec<u8>> = requests.iter().flatten().collect();
+        assert_eq!(sent.len(), 1, "one record of 1001 lines");
+        let lines: Vec<u8> = recs.iter().flat_map(|r| r.data.to_vec()).collect();
+        assert_eq!(sent[0], &lines, "the lines in order, as S3 will hold them");
+        let one_per_line = billed_bytes(recs.iter().map(|r| r.data.len()));
+        let packed = billed_bytes(sent.iter().map(|d| d.len()));
+        assert!(packed * 15 < one_per_line, "billed {packed} bytes packed, {one_per_line} one line per record");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn packs_hold_at_most_1000_kib_and_a_rejected_pack_fails_each_of_its_lines() {
+        // 400 KiB lines: two to a pack; the pack holding r3 is refused every time
+        let (rule, requests) = rule(|_, d| String::from_utf8_lossy(d).contains("r3 "));
+        let recs: Vec<SinkRecord> = (0..5).map(|i| SinkRecord::new("", padded(&format!("r{i}"), 400 * 1024))).collect();
+        let report =
+            sink(&rule).send(SinkBatch { key: "k", records: &recs }, Deadline::after(Duration::from_secs(2))).await;
+        assert_eq!(report.failed, vec![2, 3], "both lines of the refused pack, by their index");
+        let requests = requests.lock().unwrap();
+        let first: Vec<usize> = requests[0].iter().map(Vec::len).collect();
+        assert_eq!(first, vec![800 * 1024, 800 * 1024, 400 * 1024]);
+        assert!(first.iter().all(|&n| n <= FIREHOSE.max_record_bytes));
+        assert!(requests[1..].iter().all(|r| r.len() == 1 && label(&r[0]) == "r2"), "only the refused pack is retried");
     }
 
     #[tokio::test]
@@ -232,7 +320,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn retries_only_the_entries_rejected_in_a_200_response() {
         // first call: r1 and r3 are rejected (FailedPutCount = 2); then everything succeeds
-        let (rule, requests) = rule(|call, d| call == 0 && (d == b"r1" || d == b"r3"));
+        let (rule, requests) = rule(|call, d| call == 0 && (label(d) == "r1" || label(d) == "r3"));
         let recs = records(5);
         let report = sink(&rule).send(SinkBatch { key: "k", records: &recs }, minute()).await;
         assert!(report.is_ok(), "{report:?}");
@@ -243,8 +331,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn entries_rejected_until_the_deadline_are_reported_by_index() {
-        let (rule, requests) = rule(|_, d| d == b"r2" || d == b"r5");
-        let recs = records(8);
+        let (rule, requests) = rule(|_, d| label(d) == "r2" || label(d) == "r5");
+        let recs = records(6);
         let started = tokio::time::Instant::now();
         let report =
             sink(&rule).send(SinkBatch { key: "k", records: &recs }, Deadline::after(Duration::from_secs(5))).await;
@@ -253,7 +341,7 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
         let requests = strings(&requests.lock().unwrap());
         assert!(requests.len() > 2, "retried only {} times", requests.len());
-        assert_eq!(requests[0].len(), 8);
+        assert_eq!(requests[0].len(), 6);
         for retry in &requests[1..] {
             assert_eq!(retry, &vec!["r2", "r5"]);
         }
@@ -281,13 +369,13 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn after_a_chunk_fails_later_chunks_are_reported_unsent() {
-        // 501 records: the first chunk gets a request-level error; the second is not sent
+        // 8 records, 6 to a request: the first request gets a request-level error; the second is not sent
         let requests: Requests = Arc::default();
         let seen = requests.clone();
         let rule = mock!(aws_sdk_firehose::Client::put_record_batch).then_compute_response(move |req| {
             let data = data_of(req);
             seen.lock().unwrap().push(data.clone());
-            if data[0] == b"r0" {
+            if label(&data[0]) == "r0" {
                 MockResponse::Error(PutRecordBatchError::ServiceUnavailableException(
                     ServiceUnavailableException::builder().message("try later").build(),
                 ))
@@ -295,24 +383,24 @@ mod tests {
                 MockResponse::Output(respond(&data, 1, &|_, _| false))
             }
         });
-        let recs = records(501);
+        let recs = records(8);
         let report = sink(&rule).send(SinkBatch { key: "k", records: &recs }, minute()).await;
-        assert_eq!(report.failed, (0..501).collect::<Vec<_>>());
+        assert_eq!(report.failed, (0..8).collect::<Vec<_>>());
         assert!(report.last_error.unwrap().contains("ServiceUnavailableException"));
         let sizes: Vec<usize> = requests.lock().unwrap().iter().map(Vec::len).collect();
-        assert_eq!(sizes, vec![500]);
+        assert_eq!(sizes, vec![6]);
     }
 
     #[tokio::test(start_paused = true)]
     async fn entries_still_rejected_at_the_deadline_stop_later_chunks() {
         // r0 is always rejected, so the first chunk retries it until the deadline
-        let (rule, requests) = rule(|_, d| d == b"r0");
-        let recs = records(501);
+        let (rule, requests) = rule(|_, d| label(d) == "r0");
+        let recs = records(8);
         let report =
             sink(&rule).send(SinkBatch { key: "k", records: &recs }, Deadline::after(Duration::from_secs(3))).await;
-        assert_eq!(report.failed, vec![0, 500]);
+        assert_eq!(report.failed, vec![0, 6, 7]);
         let requests = strings(&requests.lock().unwrap());
-        assert_eq!(requests[0].len(), 500);
+        assert_eq!(requests[0].len(), 6);
         assert!(requests.len() > 1);
         assert!(requests[1..].iter().all(|r| r == &vec!["r0"]), "{:?}", &requests[1..]);
     }
