@@ -427,6 +427,29 @@ mod tests {
         assert_eq!(sent, vec!["r0", "r2"]);
     }
 
+    static ZEROS: [u8; 1_100_000] = [0; 1_100_000];
+
+    proptest::proptest! {
+        #[test]
+        fn packs_take_every_entry_once_in_order_within_the_record_limit(
+            sizes in proptest::collection::vec(proptest::prop_oneof![0usize..2_000, 0usize..1_100_000], 0..40)
+        ) {
+            let recs: Vec<SinkRecord> =
+                sizes.iter().map(|&n| SinkRecord::new("", bytes::Bytes::from_static(&ZEROS[..n]))).collect();
+            let packs = packs(&recs);
+            let covered: Vec<usize> = packs.iter().cloned().flatten().collect();
+            proptest::prop_assert_eq!(covered, (0..recs.len()).collect::<Vec<_>>());
+            for (k, pack) in packs.iter().enumerate() {
+                let bytes: usize = sizes[pack.clone()].iter().sum();
+                proptest::prop_assert!(bytes <= FIREHOSE.max_record_bytes || pack.len() == 1, "{pack:?}: {bytes}");
+                // a pack closes only when the next entry would not fit
+                if let Some(next) = packs.get(k + 1) {
+                    proptest::prop_assert!(bytes + sizes[next.start] > FIREHOSE.max_record_bytes, "{pack:?} then {next:?}");
+                }
+            }
+        }
+    }
+
     #[tokio::test]
     async fn an_empty_batch_sends_nothing() {
         let (rule, requests) = rule(|_, _| false);
