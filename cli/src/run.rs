@@ -367,12 +367,18 @@ pub fn ndjson_events(input: &Path) -> anyhow::Result<Box<dyn Iterator<Item = any
         if line.last() == Some(&b'\r') {
             line.pop();
         }
+        if n == 0 && line.starts_with(UTF8_BOM) {
+            line.drain(..UTF8_BOM.len());
+        }
         if line.trim_ascii().is_empty() {
             return None;
         }
         Some(Ok(raw_event(n, line, now_ms)))
     })))
 }
+
+/// The byte order mark some editors put at the start of a UTF-8 file.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// One NDJSON line (number `n`, from 0) as the record a producer would put.
 fn raw_event(n: usize, line: Vec<u8>, now_ms: i64) -> RawEvent {
@@ -504,10 +510,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ndjson_lines_get_a_partition_key_kinesis_takes() {
+    fn ndjson_lines_get_a_partition_key_kinesis_takes_and_lose_the_files_byte_order_mark() {
         let long = "x".repeat(257);
         let lines = [
-            r#"{"user":"u-1","id":"e0"}"#.to_string(),
+            "\u{feff}{\"user\":\"u-1\",\"id\":\"e0\"}".to_string(),
             r#"{"user":"","id":"e1"}"#.to_string(),
             format!(r#"{{"user":"{long}","device_id":"d-2"}}"#),
             format!(r#"{{"user":"{long}"}}"#),
@@ -515,8 +521,10 @@ mod tests {
         ];
         let path = std::env::temp_dir().join(format!("eddy-run-keys-{}.ndjson", std::process::id()));
         std::fs::write(&path, lines.join("\n")).unwrap();
-        let keys: Vec<String> = ndjson_events(&path).unwrap().map(|e| e.unwrap().partition_key).collect();
+        let events: Vec<RawEvent> = ndjson_events(&path).unwrap().map(Result::unwrap).collect();
         std::fs::remove_file(&path).unwrap();
+        let keys: Vec<&str> = events.iter().map(|e| e.partition_key.as_str()).collect();
         assert_eq!(keys, ["u-1", "e1", "d-2", "line-3", "line-4"]);
+        assert!(events[0].data.starts_with(b"{"), "the file's byte order mark is not part of the first record");
     }
 }
