@@ -359,26 +359,11 @@ pub fn ndjson_events(input: &Path) -> anyhow::Result<Box<dyn Iterator<Item = any
         Box::new(std::io::BufReader::with_capacity(1 << 20, file))
     };
     let now_ms = chrono::Utc::now().timestamp_millis();
-    Ok(Box::new(reader.split(b'\n').enumerate().filter_map(move |(n, line)| {
-        let mut line = match line {
-            Ok(line) => line,
-            Err(e) => return Some(Err(anyhow::anyhow!("reading line {}: {e}", n + 1))),
-        };
-        if line.last() == Some(&b'\r') {
-            line.pop();
-        }
-        if n == 0 && line.starts_with(UTF8_BOM) {
-            line.drain(..UTF8_BOM.len());
-        }
-        if line.trim_ascii().is_empty() {
-            return None;
-        }
-        Some(Ok(raw_event(n, line, now_ms)))
+    Ok(Box::new(eddy_cli::ndjson::lines(reader).map(move |(n, line)| match line {
+        Ok(line) => Ok(raw_event(n, line, now_ms)),
+        Err(e) => Err(anyhow::anyhow!("reading line {}: {e}", n + 1)),
     })))
 }
-
-/// The byte order mark some editors put at the start of a UTF-8 file.
-const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// One NDJSON line (number `n`, from 0) as the record a producer would put.
 fn raw_event(n: usize, line: Vec<u8>, now_ms: i64) -> RawEvent {
@@ -446,11 +431,7 @@ pub fn print_summary(args: &RunArgs, totals: &Totals, elapsed: Duration) {
     println!("output: {}/{{archive,enriched,alerts,reports,late,quarantine,rejected}}", args.out.display());
 }
 
-/// CPU time per function per event, split into the function's own work and
-/// that of the local sinks standing in for Firehose, Kinesis and S3 (gzip,
-/// files; in AWS the services do it), and the throughput per core both make
-/// through archive + enrich + filter and through all four.
-/// With no events there is no rate to show, only the memory.
+/// The run's CPU rates (none with no events) and its peak memory.
 fn print_cpu(totals: &Totals) {
     if totals.events_in > 0 {
         print_rates(totals);
@@ -460,6 +441,10 @@ fn print_cpu(totals: &Totals) {
     }
 }
 
+/// CPU time per function per event, split into the function's own work and
+/// that of the local sinks standing in for Firehose, Kinesis and S3 (gzip,
+/// files; in AWS the services do it), and the throughput per core both make
+/// through archive + enrich + filter and through all four.
 fn print_rates(totals: &Totals) {
     let events = totals.events_in as f64;
     let per_event = |d: Duration| d.as_secs_f64() * 1e6 / events;

@@ -113,19 +113,16 @@ pub async fn put_generated(mut producer: Producer, generator: &mut Generator) ->
 
 /// Puts each JSON line of `input` as one event; its partition key is the
 /// value at `key_field` (a dotted path) when the line has one, else the line
-/// number. A line that is not a JSON object is left out and said so.
+/// number. A line that is not a JSON object (or not UTF-8) is left out and said so.
 pub async fn put_ndjson(
     mut producer: Producer,
     input: impl BufRead,
     key_field: Option<&str>,
     time_ms: i64,
 ) -> Result<PutSummary, LocalError> {
-    for (index, line) in input.lines().enumerate() {
+    for (index, line) in crate::ndjson::lines(input) {
         let number = index + 1;
         let line = line.map_err(|source| LocalError::Io { path: format!("input line {number}"), source })?;
-        if line.trim().is_empty() {
-            continue;
-        }
         match line_event(&line, number, key_field, time_ms) {
             Ok(event) => producer.push(event).await?,
             Err(why) => producer.skip(why),
@@ -135,9 +132,9 @@ pub async fn put_ndjson(
 }
 
 /// The event of one NDJSON line (number `number`, from 1).
-pub fn line_event(line: &str, number: usize, key_field: Option<&str>, time_ms: i64) -> Result<GeneratedEvent, String> {
+pub fn line_event(line: &[u8], number: usize, key_field: Option<&str>, time_ms: i64) -> Result<GeneratedEvent, String> {
     let value: serde_json::Value =
-        serde_json::from_str(line).map_err(|e| format!("line {number}: not JSON ({e}): skipped"))?;
+        serde_json::from_slice(line).map_err(|e| format!("line {number}: not JSON ({e}): skipped"))?;
     if !value.is_object() {
         return Err(format!("line {number}: not a JSON object: skipped"));
     }
@@ -153,7 +150,7 @@ pub fn line_event(line: &str, number: usize, key_field: Option<&str>, time_ms: i
         index: number as u64 - 1,
         id: number.to_string(),
         partition_key: key.chars().take(eddy::limits::KINESIS_MAX_PARTITION_KEY_CHARS).collect(),
-        data: line.trim().as_bytes().to_vec(),
+        data: line.trim_ascii().to_vec(),
         time_ms,
         log: None,
     })
@@ -165,22 +162,24 @@ mod tests {
 
     #[test]
     fn ndjson_lines_become_events_keyed_by_a_field_or_their_line_number() {
-        let e = line_event(r#" {"user":{"id":"u7"},"n":1} "#, 3, Some("user.id"), 5).unwrap();
+        let e = line_event(br#" {"user":{"id":"u7"},"n":1} "#, 3, Some("user.id"), 5).unwrap();
         assert_eq!(
             (e.partition_key.as_str(), e.data.as_slice(), e.time_ms),
             ("u7", br#"{"user":{"id":"u7"},"n":1}"#.as_slice(), 5)
         );
-        let e = line_event(r#"{"n":1}"#, 3, Some("user.id"), 5).unwrap();
+        let e = line_event(br#"{"n":1}"#, 3, Some("user.id"), 5).unwrap();
         assert_eq!(e.partition_key, "3");
-        let e = line_event(r#"{"n":12}"#, 4, Some("n"), 5).unwrap();
+        let e = line_event(br#"{"n":12}"#, 4, Some("n"), 5).unwrap();
         assert_eq!(e.partition_key, "12");
     }
 
     #[test]
     fn bad_lines_say_which_line_and_why() {
-        let err = line_event(r#"{"n":"#, 9, None, 0).unwrap_err();
+        let err = line_event(br#"{"n":"#, 9, None, 0).unwrap_err();
         assert!(err.starts_with("line 9: not JSON ("), "{err}");
-        let err = line_event("[1,2]", 10, None, 0).unwrap_err();
+        let err = line_event(b"[1,2]", 10, None, 0).unwrap_err();
         assert_eq!(err, "line 10: not a JSON object: skipped");
+        let err = line_event(b"\xff\xfe{}", 11, None, 0).unwrap_err();
+        assert!(err.starts_with("line 11: not JSON ("), "a line that is not UTF-8 is skipped, not fatal: {err}");
     }
 }
