@@ -14,7 +14,9 @@
 //!   any other fold.
 //!
 //! Encoding: postcard (compact binary, varints) -> zlib (its Adler-32 checksum
-//! rejects a damaged state) -> base64, under the state map key [`STATE_KEY`].
+//! rejects a damaged state; stored without compression while the text fits
+//! the budget, compressed when it must be) -> base64, under the state map key
+//! [`STATE_KEY`]. The reader takes either.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -463,34 +465,27 @@ impl WindowState {
         edges
     }
 
-    /// Encodes the state once, without checking its size.
+    /// Encodes the state once, compressed, without checking its size: the
+    /// smallest text this state can have.
     pub fn encode_unbounded(&self) -> Result<String, StateError> {
-        let wire = WireOut {
-            version: STATE_VERSION,
-            fingerprint: self.fingerprint,
-            window_start_ms: self.window_start_ms,
-            window_end_ms: self.window_end_ms,
-            first_sequence: &self.first_sequence,
-            totals: &self.totals,
-            groups: self.sorted_groups(),
-            other: &self.other,
-            folded: &self.folded,
-            edges: self.sorted_edges(),
-            other_edge: &self.other_edge,
-            folded_edges: &self.folded_edges,
-        };
-        let bytes = postcard::to_allocvec(&wire).map_err(|e| StateError::Damaged(e.to_string()))?;
-        let mut z = flate2::write::ZlibEncoder::new(Vec::with_capacity(bytes.len() / 2), flate2::Compression::fast());
-        z.write_all(&bytes).map_err(|e| StateError::Damaged(e.to_string()))?;
-        let compressed = z.finish().map_err(|e| StateError::Damaged(e.to_string()))?;
-        Ok(base64_simd::STANDARD.encode_to_string(&compressed))
+        zlib_base64(&self.wire_bytes()?, flate2::Compression::fast())
     }
 
-    /// Encodes the state within `budget` bytes, folding groups into
-    /// `__other__` while it does not fit (the folds are counted in the state).
+    /// Encodes the state within `budget` bytes: stored (zlib without
+    /// compression) while that fits, which costs a copy instead of a deflate
+    /// on every invocation; compressed when it must be; folding groups into
+    /// `__other__` while even that does not fit (the folds are counted in the state).
     pub fn encode(&mut self, budget: usize) -> Result<String, StateError> {
         loop {
-            let text = self.encode_unbounded()?;
+            let bytes = self.wire_bytes()?;
+            // base64 alone makes the stored text 4/3 of the bytes
+            if bytes.len().div_ceil(3) * 4 <= budget {
+                let stored = zlib_base64(&bytes, flate2::Compression::none())?;
+                if stored.len() <= budget {
+                    return Ok(stored);
+                }
+            }
+            let text = zlib_base64(&bytes, flate2::Compression::fast())?;
             if text.len() <= budget {
                 return Ok(text);
             }
@@ -506,6 +501,25 @@ impl WindowState {
             // keep the share of groups that should fit, with a 10% margin
             self.shed(0.9 * budget as f64 / text.len() as f64);
         }
+    }
+
+    /// The state in postcard, groups and edges in key order.
+    fn wire_bytes(&self) -> Result<Vec<u8>, StateError> {
+        let wire = WireOut {
+            version: STATE_VERSION,
+            fingerprint: self.fingerprint,
+            window_start_ms: self.window_start_ms,
+            window_end_ms: self.window_end_ms,
+            first_sequence: &self.first_sequence,
+            totals: &self.totals,
+            groups: self.sorted_groups(),
+            other: &self.other,
+            folded: &self.folded,
+            edges: self.sorted_edges(),
+            other_edge: &self.other_edge,
+            folded_edges: &self.folded_edges,
+        };
+        postcard::to_allocvec(&wire).map_err(|e| StateError::Damaged(e.to_string()))
     }
 
     /// Reads a state written by [`WindowState::encode`], checking it was
@@ -572,6 +586,19 @@ impl WindowState {
         }
         Ok(state)
     }
+}
+
+/// `bytes` in a zlib stream at `level` (its Adler-32 checksum rejects a
+/// damaged state whatever the level), in base64.
+fn zlib_base64(bytes: &[u8], level: flate2::Compression) -> Result<String, StateError> {
+    let capacity = match level.level() {
+        0 => bytes.len() + bytes.len() / 1024 + 64,
+        _ => bytes.len() / 2 + 64,
+    };
+    let mut z = flate2::write::ZlibEncoder::new(Vec::with_capacity(capacity), level);
+    z.write_all(bytes).map_err(|e| StateError::Damaged(e.to_string()))?;
+    let zlib = z.finish().map_err(|e| StateError::Damaged(e.to_string()))?;
+    Ok(base64_simd::STANDARD.encode_to_string(&zlib))
 }
 
 #[cfg(test)]
@@ -658,11 +685,7 @@ mod tests {
 
     #[test]
     fn given_a_tiny_budget_when_encoding_then_groups_fold_until_it_fits() {
-        let shape = Shape { max_groups: 10_000, ..SHAPE };
-        let mut s = WindowState::new(shape, 7, 0, 60_000);
-        for i in 0..2_000 {
-            add(&mut s, &format!("key-{i:05}-{}", "x".repeat(40)), i as f64, &format!("user-{i}"));
-        }
+        let mut s = compressible(2_000);
         let full = s.encode_unbounded().unwrap().len();
         let text = s.encode(full / 4).unwrap();
         assert!(text.len() <= full / 4, "{} > {}", text.len(), full / 4);
@@ -670,6 +693,38 @@ mod tests {
         let kept: u64 = s.groups.values().map(|g| g.count).sum();
         assert_eq!(kept + s.other.as_ref().unwrap().count, 2_000);
         assert_eq!(s.folded.events, s.other.as_ref().unwrap().count);
+    }
+
+    /// A state of `n` groups with long, alike keys: it compresses well.
+    fn compressible(n: usize) -> WindowState {
+        let mut s = WindowState::new(Shape { max_groups: 10_000, ..SHAPE }, 7, 0, 60_000);
+        for i in 0..n {
+            add(&mut s, &format!("key-{i:05}-{}", "x".repeat(40)), i as f64, &format!("user-{i}"));
+        }
+        s
+    }
+
+    #[test]
+    fn given_a_state_that_fits_when_encoding_then_it_is_stored_uncompressed_and_reads_back() {
+        let s = compressible(200);
+        let text = s.clone().encode(STATE_BUDGET_BYTES).unwrap();
+        let compressed = s.encode_unbounded().unwrap();
+        assert!(text.len() > 2 * compressed.len(), "stored {} vs compressed {}", text.len(), compressed.len());
+        assert_eq!(WindowState::decode(&text, s.shape, 7, 0, 60_000).unwrap(), s);
+        // what earlier versions wrote (always compressed) still reads
+        assert_eq!(WindowState::decode(&compressed, s.shape, 7, 0, 60_000).unwrap(), s);
+    }
+
+    #[test]
+    fn given_a_state_too_large_stored_but_not_compressed_when_encoding_then_it_is_compressed_whole() {
+        let mut s = compressible(2_000);
+        let compressed = s.encode_unbounded().unwrap().len();
+        let budget = 2 * compressed;
+        let text = s.encode(budget).unwrap();
+        assert_eq!(text.len(), compressed, "the compressed text, since stored it takes more than {budget}");
+        assert_eq!(s.groups.len(), 2_000, "nothing folded");
+        assert!(s.other.is_none());
+        assert_eq!(WindowState::decode(&text, s.shape, 7, 0, 60_000).unwrap(), s);
     }
 
     #[test]
