@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 use eddy::enrich::{EnrichConfig, Enricher};
 use eddy::gen::{Generator, GroundTruth, Scenario};
 use eddy::limits::{LAMBDA_KINESIS_MAX_BATCH_SIZE, LAMBDA_MAX_TUMBLING_WINDOW_SECONDS};
-use eddy::pipeline::run::{Pipeline, RawEvent, Settings, Totals, FUNCTIONS};
+use eddy::pipeline::parallel::{default_threads, Parallel, Parts};
+use eddy::pipeline::run::{RawEvent, Settings, Totals, FUNCTIONS};
 use eddy::rules::{Format, RuleSet};
 use eddy::sink::kinesis::check_partition_key;
 use eddy::window::AggregateConfig;
@@ -69,6 +70,10 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 60,
           value_parser = clap::value_parser!(i64).range(1..=LAMBDA_MAX_TUMBLING_WINDOW_SECONDS as i64))]
     pub window_seconds: i64,
+    /// Threads running the functions, each on its own shards (default: the
+    /// cores this process may use, at most one per shard; 1 runs everything on one thread).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub threads: Option<u32>,
     /// The ground truth to compare an `--input` run with (`truth.json` from
     /// `eddy gen`; by default the one beside the input file, if there is one).
     #[arg(long)]
@@ -78,6 +83,8 @@ pub struct RunArgs {
 /// `eddy run`: the pipeline on the chosen input, then the summary (and, for
 /// a generated scenario or an input with a ground truth, the comparison with it).
 pub async fn run(mut args: RunArgs) -> anyhow::Result<()> {
+    let threads = args.threads.map_or_else(|| default_threads(args.shards), |n| n as usize);
+    args.threads = Some(threads.min(args.shards as usize) as u32);
     if let Some(scenario) = args.scenario {
         return run_scenario(&mut args, scenario).await;
     }
@@ -262,9 +269,13 @@ pub async fn run_events(
     events: impl Iterator<Item = anyhow::Result<RawEvent>>,
     expected: Option<u64>,
 ) -> anyhow::Result<(Totals, Duration)> {
+    let threads = args.threads.unwrap_or(1) as usize;
     let rules = load_rules(args.rules.as_deref().unwrap_or(DEFAULT_PACK))?;
-    let enricher = load_enricher(args).await?;
     let aggregate = AggregateConfig::from_env()?;
+    let mut parts = Vec::with_capacity(threads);
+    for _ in 0..threads {
+        parts.push(Parts { enricher: load_enricher(args).await?, rules: rules.clone(), aggregate: aggregate.clone() });
+    }
     let settings = Settings {
         shards: args.shards,
         batch_size: args.batch_size as usize,
@@ -272,7 +283,7 @@ pub async fn run_events(
         out: args.out.clone(),
     };
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
-    let mut pipeline = Pipeline::new(settings, enricher, rules, aggregate);
+    let mut pipeline = Parallel::new(settings, parts)?;
     let bar = progress(expected);
     let start = Instant::now();
     for (n, event) in events.enumerate() {
@@ -281,7 +292,7 @@ pub async fn run_events(
             bar.set_position(n as u64);
         }
     }
-    let totals = pipeline.finish().await?.clone();
+    let totals = pipeline.finish().await?;
     let elapsed = start.elapsed();
     bar.finish_and_clear();
     Ok((totals, elapsed))
@@ -387,13 +398,15 @@ fn raw_event(n: usize, line: Vec<u8>, now_ms: i64) -> RawEvent {
 pub fn print_summary(args: &RunArgs, totals: &Totals, elapsed: Duration) {
     let secs = elapsed.as_secs_f64().max(1e-9);
     println!(
-        "eddy run: {} events in {:.2} s ({:.0} events/s), {} shards, batch {}, window {} s",
+        "eddy run: {} events in {:.2} s ({:.0} events/s), {} shards, batch {}, window {} s, {} thread{}",
         totals.events_in,
         secs,
         totals.events_in as f64 / secs,
         args.shards,
         args.batch_size,
-        args.window_seconds
+        args.window_seconds,
+        args.threads.unwrap_or(1),
+        if args.threads.unwrap_or(1) == 1 { "" } else { "s" }
     );
     println!(
         "{:<10} {:>10} {:>10} {:>10} {:>10} {:>12} {:>8}  adds up",

@@ -306,3 +306,26 @@ fn given_no_events_when_run_then_the_summary_has_nothing_to_rate_and_agrees_with
     assert!(!stdout.contains("throughput per core"), "no rate out of nothing: {stdout}");
     assert!(stdout.contains("peak memory:") && stdout.contains("ground truth: all agree"), "{stdout}");
 }
+
+#[test]
+fn given_two_threads_when_run_then_the_summary_and_the_output_are_those_of_one_thread() {
+    // the lines that measure time and memory differ from run to run
+    let measured = ["eddy run:", "cpu time:", "throughput per core", "peak memory:", "output:"];
+    let mut summaries = Vec::new();
+    for threads in ["1", "2"] {
+        let out = scratch(&format!("run-threads-{threads}"));
+        let args = ["run", "--scenario", "security", "--count", "20000", "--threads", threads];
+        let run = eddy(&[&args[..], &["--out", out.to_str().unwrap()]].concat());
+        let stdout = text(&run.stdout);
+        assert!(run.status.success(), "{stdout}\n{}", text(&run.stderr));
+        let header = stdout.lines().next().unwrap_or_default();
+        let named = if threads == "1" { ", 1 thread" } else { ", 2 threads" };
+        assert!(header.ends_with(named), "{header}");
+        assert!(stdout.contains("ground truth: all agree"), "{stdout}");
+        let kept: Vec<String> =
+            stdout.lines().filter(|l| !measured.iter().any(|m| l.starts_with(m))).map(str::to_string).collect();
+        summaries.push(kept);
+    }
+    assert!(summaries[0].len() > 10, "{:?}", summaries[0]);
+    assert_eq!(summaries[0], summaries[1]);
+}

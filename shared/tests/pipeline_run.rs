@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use eddy::enrich::{EnrichConfig, Enricher};
 use eddy::limits::LAMBDA_MAX_PAYLOAD_BYTES;
+use eddy::pipeline::parallel::{Parallel, Parts};
 use eddy::pipeline::run::{Pipeline, RawEvent, Settings};
 use eddy::rules::{Format, RuleSet};
 use eddy::window::AggregateConfig;
@@ -187,4 +188,112 @@ async fn given_events_past_the_services_record_limits_then_they_are_refused_or_q
         assert!(c.adds_up(), "{c:?}");
     }
     std::fs::remove_dir_all(&out).unwrap();
+}
+
+/// The events of a run over several windows and shards, with a bad record and
+/// events Kinesis would refuse among them.
+fn mixed_events() -> Vec<RawEvent> {
+    let mut events: Vec<RawEvent> = (0..4_000)
+        .map(|i| RawEvent {
+            partition_key: format!("user-{}", i % 101),
+            data: access_event(i, 300),
+            // 4,000 events over 200 s: four windows
+            arrival_ms: START_MS + (i as i64) * 50,
+        })
+        .collect();
+    let at = |i: usize| START_MS + (i as i64) * 50;
+    events
+        .insert(700, RawEvent { partition_key: "bad".into(), data: b"{\"truncated\":".to_vec(), arrival_ms: at(700) });
+    events.insert(
+        1_500,
+        RawEvent { partition_key: String::new(), data: access_event(1_500, 300), arrival_ms: at(1_500) },
+    );
+    events.insert(
+        3_100,
+        RawEvent { partition_key: "k".repeat(257), data: access_event(3_100, 300), arrival_ms: at(3_100) },
+    );
+    events
+}
+
+/// Every file under `dir`, by path relative to it, with its bytes.
+fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    files(dir).into_iter().map(|p| (p.strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(&p).unwrap())).collect()
+}
+
+/// A run of [`mixed_events`] over 4 shards on `threads` threads: its totals and output folder.
+async fn run_on_threads(threads: usize) -> (eddy::pipeline::run::Totals, PathBuf) {
+    let out = tempdir();
+    let settings = Settings { shards: 4, batch_size: 100, window_seconds: 60, out: out.clone() };
+    let mut parts = Vec::new();
+    for _ in 0..threads {
+        let rules = RuleSet::parse(include_str!("../../rules/security.yaml"), Format::Yaml).unwrap();
+        let enricher = Enricher::load(&EnrichConfig::from_lookup(|_| None).unwrap(), None).await.unwrap();
+        parts.push(Parts { enricher, rules, aggregate: AggregateConfig::default() });
+    }
+    let mut pipeline = Parallel::new(settings, parts).unwrap();
+    assert_eq!(pipeline.threads(), threads);
+    for event in mixed_events() {
+        pipeline.push(event).await.unwrap();
+    }
+    (pipeline.finish().await.unwrap(), out)
+}
+
+#[tokio::test]
+async fn given_the_same_events_on_one_thread_and_on_three_then_totals_and_output_trees_are_the_same() {
+    let (one, one_out) = run_on_threads(1).await;
+    let (three, three_out) = run_on_threads(3).await;
+
+    assert_eq!(one.events_in, 4_003);
+    assert_eq!(three.events_in, one.events_in);
+    assert_eq!(one.rejected.values().sum::<u64>(), 2);
+    assert_eq!(three.rejected, one.rejected);
+    assert_eq!(one.archive.quarantined, 1, "{:?}", one.archive);
+    for (a, b) in [
+        (&one.archive, &three.archive),
+        (&one.enrich, &three.enrich),
+        (&one.filter, &three.filter),
+        (&one.aggregate, &three.aggregate),
+    ] {
+        assert_eq!(a, b);
+    }
+    assert!(one.filter.delivered > 0);
+    assert_eq!(three.alerts_by_rule, one.alerts_by_rule);
+    let sorted = |t: &eddy::pipeline::run::Totals| {
+        let mut ids: Vec<(String, String)> = t
+            .alert_ids_by_rule
+            .iter()
+            .flat_map(|(rule, ids)| ids.iter().map(move |id| (rule.clone(), id.clone())))
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(sorted(&three), sorted(&one));
+    assert_eq!(three.report_counts, one.report_counts);
+    assert!(one.reports_written >= 4 * 4, "four windows on each of four shards: {}", one.reports_written);
+    assert_eq!(three.reports_written, one.reports_written);
+    assert_eq!(three.invocations, one.invocations);
+    assert_eq!(three.max_event_bytes, one.max_event_bytes);
+    // the last report is the latest window's, of its highest shard, however the shards were spread
+    // (arrivals span 01:00:00 to 01:03:20)
+    assert_eq!(one.last_report_at, Some((START_MS + 180_000, 3)));
+    assert!(
+        one.last_report[0].contains("20241125T010300Z_20241125T010400Z_shardId-000000000003"),
+        "{:?}",
+        one.last_report
+    );
+    assert_eq!(three.last_report_at, one.last_report_at);
+    assert_eq!(three.last_report, one.last_report);
+
+    // the same files with the same bytes, refused events numbered by their place in the input
+    let (a, b) = (tree(&one_out), tree(&three_out));
+    assert!(a.len() > 50, "{}", a.len());
+    assert_eq!(a.iter().map(|(p, _)| p).collect::<Vec<_>>(), b.iter().map(|(p, _)| p).collect::<Vec<_>>());
+    assert!(a == b, "the same bytes in every file");
+    let rejected: Vec<&PathBuf> = a.iter().map(|(p, _)| p).filter(|p| p.starts_with("rejected")).collect();
+    assert_eq!(
+        rejected,
+        [Path::new("rejected/event-0000001501.ndjson"), Path::new("rejected/event-0000003101.ndjson")]
+    );
+    std::fs::remove_dir_all(one_out).ok();
+    std::fs::remove_dir_all(three_out).ok();
 }

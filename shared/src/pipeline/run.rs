@@ -42,6 +42,15 @@ pub enum PipelineError {
         /// Its error.
         message: String,
     },
+    /// A thread of a [`super::parallel::Parallel`] run could not start or stopped
+    /// without its totals.
+    #[error("pipeline thread {worker}: {message}")]
+    Worker {
+        /// The thread's index.
+        worker: usize,
+        /// What happened.
+        message: String,
+    },
 }
 
 /// How the pipeline batches.
@@ -93,8 +102,11 @@ pub struct Totals {
     pub report_counts: BTreeMap<(String, String), u64>,
     /// Reports written, one JSON text each (the last window's are at the end).
     pub reports_written: u64,
-    /// The lines of the most recent report.
+    /// The lines of the report of the latest window (of the highest shard
+    /// among that window's reports).
     pub last_report: Vec<String>,
+    /// Which report [`Totals::last_report`] is: its window start (ms) and shard index.
+    pub last_report_at: Option<(i64, usize)>,
     /// Invocations per function, in order archive, enrich, filter, aggregate.
     pub invocations: [u64; 4],
     /// CPU time spent in each function's handler (its sinks included), in the
@@ -112,6 +124,43 @@ impl Totals {
     /// CPU time of each function's own work: [`Totals::cpu`] less [`Totals::sink_cpu`].
     pub fn handler_cpu(&self) -> [Duration; 4] {
         std::array::from_fn(|i| self.cpu[i].saturating_sub(self.sink_cpu[i]))
+    }
+
+    /// Adds the totals of a run over other shards (another thread's) to these:
+    /// counts and CPU times add up, alert ids join (up to [`MAX_ALERT_IDS`] in
+    /// all), the later window's report is kept as the last.
+    pub fn merge(&mut self, other: Totals) {
+        self.events_in += other.events_in;
+        for (reason, n) in other.rejected {
+            *self.rejected.entry(reason).or_default() += n;
+        }
+        self.archive.merge(&other.archive);
+        self.enrich.merge(&other.enrich);
+        self.filter.merge(&other.filter);
+        self.aggregate.merge(&other.aggregate);
+        for (rule, n) in other.alerts_by_rule {
+            *self.alerts_by_rule.entry(rule).or_default() += n;
+        }
+        let mut room = MAX_ALERT_IDS.saturating_sub(self.alert_ids_by_rule.values().map(Vec::len).sum());
+        for (rule, mut ids) in other.alert_ids_by_rule {
+            ids.truncate(room);
+            room -= ids.len();
+            self.alert_ids_by_rule.entry(rule).or_default().extend(ids);
+        }
+        for (key, n) in other.report_counts {
+            *self.report_counts.entry(key).or_default() += n;
+        }
+        self.reports_written += other.reports_written;
+        if other.last_report_at > self.last_report_at {
+            self.last_report = other.last_report;
+            self.last_report_at = other.last_report_at;
+        }
+        for i in 0..FUNCTIONS.len() {
+            self.invocations[i] += other.invocations[i];
+            self.cpu[i] += other.cpu[i];
+            self.sink_cpu[i] += other.sink_cpu[i];
+            self.max_event_bytes[i] = self.max_event_bytes[i].max(other.max_event_bytes[i]);
+        }
     }
 }
 
@@ -213,7 +262,7 @@ impl Pipeline {
                 quarantine: timed_sink(dir("quarantine", false), &meters[3]),
             },
         );
-        let rejected = dir("rejected", false);
+        let rejected = rejected_sink(out);
         let map = ShardMap::new(settings.shards);
         let shards = (0..map.len())
             .map(|i| Shard {
@@ -294,21 +343,7 @@ impl Pipeline {
     /// event: `reason`, `partition_key`, `data_base64`) and counts it.
     async fn reject(&mut self, event: RawEvent, refusal: PutRefusal) -> Result<(), PipelineError> {
         *self.totals.rejected.entry(refusal.kind()).or_default() += 1;
-        let line = RejectedLine {
-            reason: &format!("Kinesis PutRecords would refuse it: {refusal}"),
-            partition_key: &event.partition_key,
-            arrival_ms: event.arrival_ms,
-            data_base64: &base64_simd::STANDARD.encode_to_string(&event.data),
-        };
-        let mut data = serde_json::to_vec(&line).map_err(|e| PipelineError::Rejected(e.to_string()))?;
-        data.push(b'\n');
-        let key = format!("event-{:010}", self.totals.events_in);
-        let records = [SinkRecord::new(event.partition_key, data)];
-        let report = self.rejected.send(SinkBatch { key: &key, records: &records }, Deadline::after(BUDGET)).await;
-        match report.is_ok() {
-            true => Ok(()),
-            false => Err(PipelineError::Rejected(report.last_error.unwrap_or_default())),
-        }
+        keep_rejected(&self.rejected, self.totals.events_in, event, &refusal).await
     }
 
     /// Runs what is still buffered and closes every open window.
@@ -421,6 +456,7 @@ impl Pipeline {
             return Ok(());
         }
         let window = self.window_members(index, true);
+        let at = self.shards[index].window_start_ms.map(|start| (start, index));
         let payload = kinesis_event_at(&[], &[], &self.shards[index].id, ENRICHED_ARN, 1, &window);
         self.invoke_aggregate(index, &payload).await?;
         self.shards[index].window_start_ms = None;
@@ -431,7 +467,10 @@ impl Pipeline {
         }
         if !lines.is_empty() {
             self.totals.reports_written += 1;
-            self.totals.last_report = lines;
+            if at >= self.totals.last_report_at {
+                self.totals.last_report = lines;
+                self.totals.last_report_at = at;
+            }
         }
         Ok(())
     }
@@ -486,6 +525,37 @@ impl Pipeline {
         let (Some(bucket), Some(count)) = (row["bucket"].as_str(), row["count"].as_u64()) else { return };
         let source = row["key"]["source"].as_str().unwrap_or("").to_string();
         *self.totals.report_counts.entry((bucket.to_string(), source)).or_default() += count;
+    }
+}
+
+/// The sink of `rejected/` under `out`.
+pub(crate) fn rejected_sink(out: &Path) -> DirSink {
+    DirSink::new(out, "rejected", false)
+}
+
+/// Keeps event number `number` (from 1, in input order), which Kinesis would
+/// refuse, as one file of `rejected/`: its `reason`, `partition_key`, arrival
+/// and `data_base64`.
+pub(crate) async fn keep_rejected(
+    sink: &DirSink,
+    number: u64,
+    event: RawEvent,
+    refusal: &PutRefusal,
+) -> Result<(), PipelineError> {
+    let line = RejectedLine {
+        reason: &format!("Kinesis PutRecords would refuse it: {refusal}"),
+        partition_key: &event.partition_key,
+        arrival_ms: event.arrival_ms,
+        data_base64: &base64_simd::STANDARD.encode_to_string(&event.data),
+    };
+    let mut data = serde_json::to_vec(&line).map_err(|e| PipelineError::Rejected(e.to_string()))?;
+    data.push(b'\n');
+    let key = format!("event-{number:010}");
+    let records = [SinkRecord::new(event.partition_key, data)];
+    let report = sink.send(SinkBatch { key: &key, records: &records }, Deadline::after(BUDGET)).await;
+    match report.is_ok() {
+        true => Ok(()),
+        false => Err(PipelineError::Rejected(report.last_error.unwrap_or_default())),
     }
 }
 

@@ -1,0 +1,206 @@
+//! The embedded pipeline over several threads, as Lambda runs one invocation
+//! per shard at a time and shards side by side: each thread runs a
+//! [`Pipeline`] on the shards it owns (shard `i` on thread `i % threads`), fed
+//! in input order, so every shard sees the same events, batches and windows
+//! as on one thread, and the output tree is the same.
+
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::thread::JoinHandle;
+
+use super::run::{keep_rejected, rejected_sink, Pipeline, PipelineError, RawEvent, Settings, Totals};
+use super::shards::ShardMap;
+use crate::enrich::Enricher;
+use crate::rules::RuleSet;
+use crate::sink::kinesis::check_put;
+use crate::sink::DirSink;
+use crate::window::AggregateConfig;
+
+/// Events handed to a thread at a time (one channel message).
+const CHUNK_EVENTS: usize = 512;
+
+/// Chunks a thread may have waiting: bounds the memory ahead of a slow thread.
+const QUEUED_CHUNKS: usize = 8;
+
+/// What one thread's functions are built from.
+#[derive(Debug)]
+pub struct Parts {
+    /// Enrich's lookups.
+    pub enricher: Enricher,
+    /// Filter's rules.
+    pub rules: RuleSet,
+    /// Aggregate's configuration.
+    pub aggregate: AggregateConfig,
+}
+
+/// The pipeline on one thread (the caller's) or several.
+pub enum Parallel {
+    /// Everything on the calling thread.
+    Inline(Box<Pipeline>),
+    /// One pipeline per thread, events routed by shard.
+    Threads(Box<Threads>),
+}
+
+/// The threads of a [`Parallel`] run and what the routing thread keeps itself.
+pub struct Threads {
+    map: ShardMap,
+    workers: Vec<Worker>,
+    chunks: Vec<Vec<RawEvent>>,
+    rejected: DirSink,
+    /// Events given, and those Kinesis would refuse (kept by this thread).
+    totals: Totals,
+}
+
+struct Worker {
+    sender: Option<SyncSender<Vec<RawEvent>>>,
+    handle: Option<JoinHandle<Result<Totals, PipelineError>>>,
+}
+
+impl Parallel {
+    /// A run over `parts.len()` threads (one set of parts per thread, capped
+    /// at one thread per shard); with one, everything runs on the calling thread.
+    pub fn new(settings: Settings, mut parts: Vec<Parts>) -> Result<Self, PipelineError> {
+        parts.truncate(settings.shards.max(1) as usize);
+        if parts.len() <= 1 {
+            let Parts { enricher, rules, aggregate } =
+                parts.pop().ok_or_else(|| worker_error(0, "no functions to run"))?;
+            return Ok(Self::Inline(Box::new(Pipeline::new(settings, enricher, rules, aggregate))));
+        }
+        let workers = parts
+            .into_iter()
+            .enumerate()
+            .map(|(index, parts)| Worker::spawn(index, settings.clone(), parts))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self::Threads(Box::new(Threads {
+            map: ShardMap::new(settings.shards),
+            chunks: workers.iter().map(|_| Vec::with_capacity(CHUNK_EVENTS)).collect(),
+            workers,
+            rejected: rejected_sink(&settings.out),
+            totals: Totals::default(),
+        })))
+    }
+
+    /// How many threads run the functions.
+    pub fn threads(&self) -> usize {
+        match self {
+            Self::Inline(_) => 1,
+            Self::Threads(t) => t.workers.len(),
+        }
+    }
+
+    /// Puts one event into `raw` (see [`Pipeline::push`]).
+    pub async fn push(&mut self, event: RawEvent) -> Result<(), PipelineError> {
+        match self {
+            Self::Inline(pipeline) => pipeline.push(event).await,
+            Self::Threads(threads) => threads.push(event).await,
+        }
+    }
+
+    /// Runs what is still buffered, closes every window and returns the totals of all threads.
+    pub async fn finish(self) -> Result<Totals, PipelineError> {
+        match self {
+            Self::Inline(mut pipeline) => Ok(pipeline.finish().await?.clone()),
+            Self::Threads(threads) => threads.finish(),
+        }
+    }
+}
+
+impl Threads {
+    async fn push(&mut self, event: RawEvent) -> Result<(), PipelineError> {
+        self.totals.events_in += 1;
+        if let Err(refusal) = check_put(&event.partition_key, &event.data) {
+            *self.totals.rejected.entry(refusal.kind()).or_default() += 1;
+            return keep_rejected(&self.rejected, self.totals.events_in, event, &refusal).await;
+        }
+        let worker = self.map.shard_for(&event.partition_key) % self.workers.len();
+        self.chunks[worker].push(event);
+        if self.chunks[worker].len() >= CHUNK_EVENTS {
+            self.send(worker)?;
+        }
+        Ok(())
+    }
+
+    /// Hands thread `index` its waiting events; when it has stopped, its error.
+    fn send(&mut self, index: usize) -> Result<(), PipelineError> {
+        let chunk = std::mem::replace(&mut self.chunks[index], Vec::with_capacity(CHUNK_EVENTS));
+        let sent = self.workers[index].sender.as_ref().is_some_and(|s| s.send(chunk).is_ok());
+        match sent {
+            true => Ok(()),
+            false => Err(self.workers[index].join(index).err().unwrap_or_else(|| worker_error(index, "stopped early"))),
+        }
+    }
+
+    fn finish(mut self) -> Result<Totals, PipelineError> {
+        for index in 0..self.workers.len() {
+            if !self.chunks[index].is_empty() {
+                self.send(index)?;
+            }
+            // closing the channel tells the thread to finish
+            self.workers[index].sender = None;
+        }
+        let mut totals = Totals::default();
+        for (index, worker) in self.workers.iter_mut().enumerate() {
+            totals.merge(worker.join(index)?);
+        }
+        // every event was counted here, the refused ones only here
+        totals.events_in = self.totals.events_in;
+        totals.rejected = std::mem::take(&mut self.totals.rejected);
+        Ok(totals)
+    }
+}
+
+impl Worker {
+    fn spawn(index: usize, settings: Settings, parts: Parts) -> Result<Self, PipelineError> {
+        let (sender, receiver) = sync_channel::<Vec<RawEvent>>(QUEUED_CHUNKS);
+        let run = move || -> Result<Totals, PipelineError> {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| worker_error(index, &format!("no async runtime: {e}")))?;
+            runtime.block_on(async move {
+                let mut pipeline = Pipeline::new(settings, parts.enricher, parts.rules, parts.aggregate);
+                while let Ok(chunk) = receiver.recv() {
+                    for event in chunk {
+                        pipeline.push(event).await?;
+                    }
+                }
+                Ok(pipeline.finish().await?.clone())
+            })
+        };
+        let handle = std::thread::Builder::new()
+            .name(format!("eddy-run-{index}"))
+            .spawn(run)
+            .map_err(|e| worker_error(index, &format!("cannot start: {e}")))?;
+        Ok(Self { sender: Some(sender), handle: Some(handle) })
+    }
+
+    /// Waits for the thread to end: its totals, or why it stopped.
+    fn join(&mut self, index: usize) -> Result<Totals, PipelineError> {
+        self.sender = None;
+        let handle = self.handle.take().ok_or_else(|| worker_error(index, "already ended"))?;
+        handle.join().map_err(|_| worker_error(index, "panicked"))?
+    }
+}
+
+impl Drop for Threads {
+    /// Stops the threads of a run given up on (an error on the routing side):
+    /// their channels close, they finish what they have and end.
+    fn drop(&mut self) {
+        for worker in &mut self.workers {
+            worker.sender = None;
+            if let Some(handle) = worker.handle.take() {
+                let _ = handle.join();
+            }
+        }
+    }
+}
+
+fn worker_error(worker: usize, message: &str) -> PipelineError {
+    PipelineError::Worker { worker, message: message.to_string() }
+}
+
+/// The number of threads `eddy run` uses by default: the cores this process
+/// may run on, at most one per shard.
+pub fn default_threads(shards: u32) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores.min(shards.max(1) as usize)
+}
