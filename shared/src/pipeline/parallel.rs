@@ -4,7 +4,7 @@
 //! in input order, so every shard sees the same events, batches and windows
 //! as on one thread, and the output tree is the same.
 
-use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread::JoinHandle;
 
 use super::run::{keep_rejected, rejected_sink, Pipeline, PipelineError, RawEvent, Settings, Totals};
@@ -149,9 +149,9 @@ impl Threads {
 }
 
 impl Worker {
+    /// Starts thread `index`: the functions on the events it is sent, then its totals.
     fn spawn(index: usize, settings: Settings, parts: Parts) -> Result<Self, PipelineError> {
-        let (sender, receiver) = sync_channel::<Vec<RawEvent>>(QUEUED_CHUNKS);
-        let run = move || -> Result<Totals, PipelineError> {
+        Self::start(index, move |receiver| {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -165,10 +165,18 @@ impl Worker {
                 }
                 Ok(pipeline.finish().await?.clone())
             })
-        };
+        })
+    }
+
+    /// Starts thread `index` doing `work` on the receiving end of its channel.
+    fn start(
+        index: usize,
+        work: impl FnOnce(Receiver<Vec<RawEvent>>) -> Result<Totals, PipelineError> + Send + 'static,
+    ) -> Result<Self, PipelineError> {
+        let (sender, receiver) = sync_channel::<Vec<RawEvent>>(QUEUED_CHUNKS);
         let handle = std::thread::Builder::new()
             .name(format!("eddy-run-{index}"))
-            .spawn(run)
+            .spawn(move || work(receiver))
             .map_err(|e| worker_error(index, &format!("cannot start: {e}")))?;
         Ok(Self { sender: Some(sender), handle: Some(handle) })
     }
@@ -203,4 +211,71 @@ fn worker_error(worker: usize, message: &str) -> PipelineError {
 pub fn default_threads(shards: u32) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     cores.min(shards.max(1) as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run whose threads do `work` instead of the functions.
+    fn threads_doing(
+        dir: &std::path::Path,
+        work: impl Fn(usize, Receiver<Vec<RawEvent>>) -> Result<Totals, PipelineError> + Send + Sync + Clone + 'static,
+    ) -> Threads {
+        let workers = (0..2)
+            .map(|index| {
+                let work = work.clone();
+                Worker::start(index, move |receiver| work(index, receiver)).unwrap()
+            })
+            .collect();
+        Threads {
+            map: ShardMap::new(2),
+            workers,
+            chunks: vec![Vec::new(), Vec::new()],
+            rejected: rejected_sink(dir),
+            totals: Totals::default(),
+        }
+    }
+
+    fn event(n: usize) -> RawEvent {
+        RawEvent { partition_key: format!("key-{n}"), data: b"{}".to_vec(), arrival_ms: 0 }
+    }
+
+    #[tokio::test]
+    async fn given_a_thread_that_fails_then_the_run_ends_with_its_error() {
+        let dir = std::env::temp_dir().join(format!("eddy-parallel-{}", std::process::id()));
+        let mut threads = threads_doing(&dir, |index, receiver| {
+            if index == 1 {
+                return Err(PipelineError::Handler { function: "enrich", message: "the lookups broke".into() });
+            }
+            while receiver.recv().is_ok() {}
+            Ok(Totals::default())
+        });
+        let mut failed = None;
+        for n in 0..100_000 {
+            if let Err(e) = threads.push(event(n)).await {
+                failed = Some(e);
+                break;
+            }
+        }
+        let error = failed.expect("the routing side learns that thread 1 stopped").to_string();
+        assert_eq!(error, "enrich: the lookups broke");
+    }
+
+    #[tokio::test]
+    async fn given_a_thread_that_panics_then_finishing_says_so_without_panicking() {
+        let dir = std::env::temp_dir().join(format!("eddy-parallel-panic-{}", std::process::id()));
+        let mut threads = threads_doing(&dir, |index, receiver| {
+            while receiver.recv().is_ok() {}
+            match index {
+                0 => Ok(Totals { events_in: 1, ..Totals::default() }),
+                _ => panic!("a bug"),
+            }
+        });
+        for n in 0..10 {
+            threads.push(event(n)).await.unwrap();
+        }
+        let error = threads.finish().unwrap_err();
+        assert_eq!(error.to_string(), "pipeline thread 1: panicked");
+    }
 }
