@@ -109,6 +109,9 @@ pub async fn run(mut args: RunArgs) -> anyhow::Result<()> {
     print_summary(&args, &totals, elapsed);
     check_outcomes(&totals)?;
     let truth = match (early, &truth_path) {
+        // from standard input, the generator feeding the pipe writes (or rewrites an
+        // older) truth as it ends: compare with the file as it is now
+        (_, Some(path)) if input == Path::new("-") => read_truth(path)?,
         (Some(truth), _) => truth,
         (None, Some(path)) => read_truth(path)?,
         (None, None) => return Ok(()),
@@ -228,10 +231,16 @@ fn compare_with_truth(args: &RunArgs, totals: &Totals, truth: &GroundTruth) -> a
     }
     if problems.is_empty() {
         println!("ground truth: all agree");
-        Ok(())
-    } else {
-        anyhow::bail!("the run disagrees with the ground truth: {}", problems.join("; "))
+        return Ok(());
     }
+    if truth.scenario.needs_catalog() && args.catalog.is_none() {
+        problems.push(format!(
+            "the {} scenario's rules read the service catalog, and this run had none: give it --catalog \
+             (`eddy gen --out DIR` writes DIR/catalog.json)",
+            truth.scenario.name()
+        ));
+    }
+    anyhow::bail!("the run disagrees with the ground truth: {}", problems.join("; "))
 }
 
 /// The reports' counts per (truth window start, source); buckets are parsed from RFC 3339.
