@@ -4,6 +4,7 @@ use std::borrow::Cow;
 use std::io::BufRead;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -83,7 +84,7 @@ pub struct RunArgs {
 /// `eddy run`: the pipeline on the chosen input, then the summary (and, for
 /// a generated scenario or an input with a ground truth, the comparison with it).
 pub async fn run(mut args: RunArgs) -> anyhow::Result<()> {
-    let threads = args.threads.map_or_else(|| default_threads(args.shards), |n| n as usize);
+    let threads = args.threads.map_or_else(default_threads, |n| n as usize);
     args.threads = Some(threads.min(args.shards as usize) as u32);
     if let Some(scenario) = args.scenario {
         return run_scenario(&mut args, scenario).await;
@@ -281,10 +282,10 @@ pub async fn run_events(
     let threads = args.threads.unwrap_or(1) as usize;
     let rules = load_rules(args.rules.as_deref().unwrap_or(DEFAULT_PACK))?;
     let aggregate = AggregateConfig::from_env()?;
-    let mut parts = Vec::with_capacity(threads);
-    for _ in 0..threads {
-        parts.push(Parts { enricher: load_enricher(args).await?, rules: rules.clone(), aggregate: aggregate.clone() });
-    }
+    let enricher = Arc::new(load_enricher(args).await?);
+    let parts = (0..threads)
+        .map(|_| Parts { enricher: enricher.clone(), rules: rules.clone(), aggregate: aggregate.clone() })
+        .collect();
     let settings = Settings {
         shards: args.shards,
         batch_size: args.batch_size as usize,

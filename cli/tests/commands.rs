@@ -184,6 +184,30 @@ fn given_events_written_by_eddy_gen_when_run_on_them_then_they_are_compared_with
     assert!(text(&run.stdout).is_empty(), "nothing ran: {}", text(&run.stdout));
 }
 
+/// `eddy gen --scenario S --count 3000 --out - --truth OUT/truth.json | eddy run
+/// --input - --rules S --truth OUT/truth.json`: what the run printed and how it ended.
+fn gen_piped_into_run(scenario: &str, out: &Path) -> Output {
+    let truth = out.join("truth.json");
+    let mut gen = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(["gen", "--scenario", scenario, "--count", "3000", "--out", "-", "--truth", truth.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(["run", "--input", "-", "--rules", scenario, "--truth", truth.to_str().unwrap()])
+        .args(["--out", out.join("tree").to_str().unwrap()])
+        .current_dir(repo())
+        .env_remove("EDDY_GEO_DB")
+        .env_remove("EDDY_ASN_DB")
+        .env_remove("EDDY_SERVICE_CATALOG")
+        .env_remove("AWS_ENDPOINT_URL")
+        .stdin(gen.stdout.take().unwrap())
+        .output()
+        .unwrap();
+    assert!(gen.wait().unwrap().success());
+    run
+}
+
 #[test]
 fn given_eddy_gen_piped_into_eddy_run_when_the_truth_is_named_then_it_is_read_once_written() {
     let out = scratch("run-gen-pipe");
@@ -191,21 +215,7 @@ fn given_eddy_gen_piped_into_eddy_run_when_the_truth_is_named_then_it_is_read_on
     // an older truth at that path (another count) is not the one compared with
     let older = eddy(&["gen", "--scenario", "iot", "--count", "500", "--out", "-", "--truth", truth.to_str().unwrap()]);
     assert!(older.status.success() && truth.is_file(), "{}", text(&older.stderr));
-    let mut gen = Command::new(env!("CARGO_BIN_EXE_eddy"))
-        .args(["gen", "--scenario", "iot", "--count", "3000", "--out", "-", "--truth", truth.to_str().unwrap()])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let run = Command::new(env!("CARGO_BIN_EXE_eddy"))
-        .args(["run", "--input", "-", "--rules", "iot", "--truth", truth.to_str().unwrap()])
-        .args(["--out", out.join("tree").to_str().unwrap()])
-        .current_dir(repo())
-        .env_remove("EDDY_GEO_DB")
-        .env_remove("EDDY_SERVICE_CATALOG")
-        .stdin(gen.stdout.take().unwrap())
-        .output()
-        .unwrap();
-    assert!(gen.wait().unwrap().success());
+    let run = gen_piped_into_run("iot", &out);
     let stdout = text(&run.stdout);
     assert!(run.status.success(), "{stdout}\n{}", text(&run.stderr));
     assert!(stdout.starts_with("eddy run: 3000 events in"), "{stdout}");
@@ -215,22 +225,7 @@ fn given_eddy_gen_piped_into_eddy_run_when_the_truth_is_named_then_it_is_read_on
 
 #[test]
 fn given_the_logs_scenario_piped_in_without_its_catalog_when_run_then_the_disagreement_names_the_missing_catalog() {
-    let out = scratch("run-gen-pipe-logs");
-    let truth = out.join("truth.json");
-    let mut gen = Command::new(env!("CARGO_BIN_EXE_eddy"))
-        .args(["gen", "--scenario", "logs", "--count", "3000", "--out", "-", "--truth", truth.to_str().unwrap()])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let run = Command::new(env!("CARGO_BIN_EXE_eddy"))
-        .args(["run", "--input", "-", "--rules", "logs", "--truth", truth.to_str().unwrap()])
-        .args(["--out", out.join("tree").to_str().unwrap()])
-        .current_dir(repo())
-        .env_remove("EDDY_SERVICE_CATALOG")
-        .stdin(gen.stdout.take().unwrap())
-        .output()
-        .unwrap();
-    assert!(gen.wait().unwrap().success());
+    let run = gen_piped_into_run("logs", &scratch("run-gen-pipe-logs"));
     assert!(!run.status.success(), "{}", text(&run.stdout));
     let stderr = text(&run.stderr);
     assert!(stderr.contains("the logs scenario's rules read the service catalog"), "{stderr}");

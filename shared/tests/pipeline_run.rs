@@ -224,12 +224,12 @@ fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 async fn run_on_threads(threads: usize) -> (eddy::pipeline::run::Totals, PathBuf) {
     let out = tempdir();
     let settings = Settings { shards: 4, batch_size: 100, window_seconds: 60, out: out.clone() };
-    let mut parts = Vec::new();
-    for _ in 0..threads {
-        let rules = RuleSet::parse(include_str!("../../rules/security.yaml"), Format::Yaml).unwrap();
-        let enricher = Enricher::load(&EnrichConfig::from_lookup(|_| None).unwrap(), None).await.unwrap();
-        parts.push(Parts { enricher, rules, aggregate: AggregateConfig::default() });
-    }
+    let rules = RuleSet::parse(include_str!("../../rules/security.yaml"), Format::Yaml).unwrap();
+    let enricher = Enricher::load(&EnrichConfig::from_lookup(|_| None).unwrap(), None).await.unwrap();
+    let enricher = std::sync::Arc::new(enricher);
+    let parts = (0..threads)
+        .map(|_| Parts { enricher: enricher.clone(), rules: rules.clone(), aggregate: AggregateConfig::default() })
+        .collect();
     let mut pipeline = Parallel::new(settings, parts).unwrap();
     assert_eq!(pipeline.threads(), threads);
     for event in mixed_events() {

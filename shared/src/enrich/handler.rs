@@ -2,7 +2,7 @@
 //! and the handler run on each Lambda Kinesis event.
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use aws_config::SdkConfig;
 use aws_lambda_events::streams::KinesisEventResponse;
@@ -26,8 +26,9 @@ pub struct Enrich {
     pub quarantine: Box<dyn Sink>,
     /// Decoding guards.
     pub limits: DecodeLimits,
-    /// The lookups loaded at init.
-    pub enricher: Enricher,
+    /// The lookups loaded at init (shared, read-only, by the pipelines of a
+    /// multi-threaded `eddy run`).
+    pub enricher: Arc<Enricher>,
     /// Lookup caches, kept across invocations of a warm function.
     state: Mutex<EnrichState>,
 }
@@ -35,13 +36,19 @@ pub struct Enrich {
 impl Enrich {
     /// The function from its parts; caches hold up to `cache_entries` entries each.
     pub fn new(
-        enricher: Enricher,
+        enricher: impl Into<Arc<Enricher>>,
         enriched: Box<dyn Sink>,
         quarantine: Box<dyn Sink>,
         limits: DecodeLimits,
         cache_entries: usize,
     ) -> Self {
-        Self { enriched, quarantine, limits, enricher, state: Mutex::new(EnrichState::new(cache_entries)) }
+        Self {
+            enriched,
+            quarantine,
+            limits,
+            enricher: enricher.into(),
+            state: Mutex::new(EnrichState::new(cache_entries)),
+        }
     }
 
     /// Enrich as deployed: lookups loaded (S3 objects fetched once), the

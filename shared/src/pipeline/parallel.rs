@@ -4,7 +4,9 @@
 //! in input order, so every shard sees the same events, batches and windows
 //! as on one thread, and the output tree is the same.
 
+use std::collections::BTreeMap;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use super::run::{keep_rejected, rejected_sink, Pipeline, PipelineError, RawEvent, Settings, Totals};
@@ -24,8 +26,8 @@ const QUEUED_CHUNKS: usize = 8;
 /// What one thread's functions are built from.
 #[derive(Debug)]
 pub struct Parts {
-    /// Enrich's lookups.
-    pub enricher: Enricher,
+    /// Enrich's lookups (loaded once, shared by the threads).
+    pub enricher: Arc<Enricher>,
     /// Filter's rules.
     pub rules: RuleSet,
     /// Aggregate's configuration.
@@ -44,14 +46,19 @@ pub enum Parallel {
 pub struct Threads {
     map: ShardMap,
     workers: Vec<Worker>,
-    chunks: Vec<Vec<RawEvent>>,
+    chunks: Vec<Chunk>,
     rejected: DirSink,
-    /// Events given, and those Kinesis would refuse (kept by this thread).
-    totals: Totals,
+    /// Events given, in all.
+    events_in: u64,
+    /// Events Kinesis would refuse, per reason (kept by this thread).
+    refused: BTreeMap<&'static str, u64>,
 }
 
+/// Events for one thread, each with the shard its key maps to.
+type Chunk = Vec<(usize, RawEvent)>;
+
 struct Worker {
-    sender: Option<SyncSender<Vec<RawEvent>>>,
+    sender: Option<SyncSender<Chunk>>,
     handle: Option<JoinHandle<Result<Totals, PipelineError>>>,
 }
 
@@ -75,7 +82,8 @@ impl Parallel {
             chunks: workers.iter().map(|_| Vec::with_capacity(CHUNK_EVENTS)).collect(),
             workers,
             rejected: rejected_sink(&settings.out),
-            totals: Totals::default(),
+            events_in: 0,
+            refused: BTreeMap::new(),
         })))
     }
 
@@ -106,13 +114,14 @@ impl Parallel {
 
 impl Threads {
     async fn push(&mut self, event: RawEvent) -> Result<(), PipelineError> {
-        self.totals.events_in += 1;
+        self.events_in += 1;
         if let Err(refusal) = check_put(&event.partition_key, &event.data) {
-            *self.totals.rejected.entry(refusal.kind()).or_default() += 1;
-            return keep_rejected(&self.rejected, self.totals.events_in, event, &refusal).await;
+            *self.refused.entry(refusal.kind()).or_default() += 1;
+            return keep_rejected(&self.rejected, self.events_in, event, &refusal).await;
         }
-        let worker = self.map.shard_for(&event.partition_key) % self.workers.len();
-        self.chunks[worker].push(event);
+        let shard = self.map.shard_for(&event.partition_key);
+        let worker = shard % self.workers.len();
+        self.chunks[worker].push((shard, event));
         if self.chunks[worker].len() >= CHUNK_EVENTS {
             self.send(worker)?;
         }
@@ -142,8 +151,8 @@ impl Threads {
             totals.merge(worker.join(index)?);
         }
         // every event was counted here, the refused ones only here
-        totals.events_in = self.totals.events_in;
-        totals.rejected = std::mem::take(&mut self.totals.rejected);
+        totals.events_in = self.events_in;
+        totals.rejected = std::mem::take(&mut self.refused);
         Ok(totals)
     }
 }
@@ -159,8 +168,8 @@ impl Worker {
             runtime.block_on(async move {
                 let mut pipeline = Pipeline::new(settings, parts.enricher, parts.rules, parts.aggregate);
                 while let Ok(chunk) = receiver.recv() {
-                    for event in chunk {
-                        pipeline.push(event).await?;
+                    for (shard, event) in chunk {
+                        pipeline.push_to(shard, event).await?;
                     }
                 }
                 Ok(pipeline.finish().await?.clone())
@@ -171,9 +180,9 @@ impl Worker {
     /// Starts thread `index` doing `work` on the receiving end of its channel.
     fn start(
         index: usize,
-        work: impl FnOnce(Receiver<Vec<RawEvent>>) -> Result<Totals, PipelineError> + Send + 'static,
+        work: impl FnOnce(Receiver<Chunk>) -> Result<Totals, PipelineError> + Send + 'static,
     ) -> Result<Self, PipelineError> {
-        let (sender, receiver) = sync_channel::<Vec<RawEvent>>(QUEUED_CHUNKS);
+        let (sender, receiver) = sync_channel::<Chunk>(QUEUED_CHUNKS);
         let handle = std::thread::Builder::new()
             .name(format!("eddy-run-{index}"))
             .spawn(move || work(receiver))
@@ -207,10 +216,9 @@ fn worker_error(worker: usize, message: &str) -> PipelineError {
 }
 
 /// The number of threads `eddy run` uses by default: the cores this process
-/// may run on, at most one per shard.
-pub fn default_threads(shards: u32) -> usize {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    cores.min(shards.max(1) as usize)
+/// may run on (one per shard at most is used).
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 #[cfg(test)]
@@ -220,7 +228,7 @@ mod tests {
     /// A run whose threads do `work` instead of the functions.
     fn threads_doing(
         dir: &std::path::Path,
-        work: impl Fn(usize, Receiver<Vec<RawEvent>>) -> Result<Totals, PipelineError> + Send + Sync + Clone + 'static,
+        work: impl Fn(usize, Receiver<Chunk>) -> Result<Totals, PipelineError> + Send + Sync + Clone + 'static,
     ) -> Threads {
         let workers = (0..2)
             .map(|index| {
@@ -233,7 +241,8 @@ mod tests {
             workers,
             chunks: vec![Vec::new(), Vec::new()],
             rejected: rejected_sink(dir),
-            totals: Totals::default(),
+            events_in: 0,
+            refused: BTreeMap::new(),
         }
     }
 

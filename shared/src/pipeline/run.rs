@@ -226,7 +226,12 @@ impl Pipeline {
     /// `late/` and `quarantine/`, and `rejected/` for events Kinesis would
     /// refuse. The folders standing in for Firehose and Kinesis keep those
     /// services' record limits: what they would refuse is quarantined, as in AWS.
-    pub fn new(settings: Settings, enricher: Enricher, rules: RuleSet, aggregate: AggregateConfig) -> Self {
+    pub fn new(
+        settings: Settings,
+        enricher: impl Into<Arc<Enricher>>,
+        rules: RuleSet,
+        aggregate: AggregateConfig,
+    ) -> Self {
         let out = settings.out.as_path();
         let limits = DecodeLimits::default();
         let enriched = Arc::new(MemorySink::new("enriched"));
@@ -314,6 +319,12 @@ impl Pipeline {
             return self.reject(event, refusal).await;
         }
         let index = self.map.shard_for(&event.partition_key);
+        self.push_to(index, event).await
+    }
+
+    /// Puts an event Kinesis takes into shard `index` of `raw` (< the shard
+    /// count: the shard its key maps to, as [`Pipeline::push`] finds it).
+    pub(crate) async fn push_to(&mut self, index: usize, event: RawEvent) -> Result<(), PipelineError> {
         let window_ms = self.settings.window_seconds.max(1) * 1000;
         let arrival_ms = event.arrival_ms.max(self.shards[index].last_arrival_ms);
         let window_start = arrival_ms.div_euclid(window_ms) * window_ms;
