@@ -16,7 +16,7 @@ use eddy::gen::{Generator, GroundTruth, Scenario};
 use eddy::limits::{LAMBDA_KINESIS_MAX_BATCH_SIZE, LAMBDA_MAX_TUMBLING_WINDOW_SECONDS};
 use eddy::pipeline::parallel::{default_threads, Parallel, Parts};
 use eddy::pipeline::run::{RawEvent, Settings, Totals, FUNCTIONS};
-use eddy::rules::{Format, RuleSet};
+use eddy::rules::{mapping_patterns, Format, Patterns, RuleSet};
 use eddy::sink::kinesis::check_partition_key;
 use eddy::window::AggregateConfig;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -75,6 +75,11 @@ pub struct RunArgs {
     /// cores this process may use, at most one per shard; 1 runs everything on one thread).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     pub threads: Option<u32>,
+    /// Give filter every enriched record, as an event source mapping without
+    /// FilterCriteria would (by default its mapping has the rules' FilterCriteria,
+    /// as deployed: records matching none of them never reach it).
+    #[arg(long)]
+    pub no_filter_criteria: bool,
     /// The ground truth to compare an `--input` run with (`truth.json` from
     /// `eddy gen`; by default the one beside the input file, if there is one).
     #[arg(long)]
@@ -291,6 +296,7 @@ pub async fn run_events(
         batch_size: args.batch_size as usize,
         window_seconds: args.window_seconds,
         out: args.out.clone(),
+        filter_criteria: filter_criteria(&rules, args.no_filter_criteria),
     };
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let mut pipeline = Parallel::new(settings, parts)?;
@@ -325,6 +331,18 @@ fn progress(expected: Option<u64>) -> ProgressBar {
         bar.set_style(style.with_key("rate", rate));
     }
     bar
+}
+
+/// The FilterCriteria of filter's mapping: the rules' as deployed (`eddy
+/// rules filter-criteria`), none with `--no-filter-criteria` or when the
+/// rules have none (then said, with the reason).
+fn filter_criteria(rules: &RuleSet, off: bool) -> Option<Patterns> {
+    if off {
+        return None;
+    }
+    mapping_patterns(rules)
+        .inspect_err(|e| eprintln!("filter: no FilterCriteria, every enriched record reaches it: {e}"))
+        .ok()
 }
 
 /// Reads a shipped pack by name, or a rule file.
@@ -434,6 +452,7 @@ pub fn print_summary(args: &RunArgs, totals: &Totals, elapsed: Duration) {
         let refused: Vec<String> = totals.rejected.iter().map(|(r, n)| format!("{r}: {n}")).collect();
         println!("refused by Kinesis PutRecords, kept under rejected/: {}", refused.join(", "));
     }
+    print_filter_criteria(totals);
     let dropped: Vec<String> = totals.filter.dropped_by_reason.iter().map(|(r, n)| format!("{r}: {n}")).collect();
     if !dropped.is_empty() {
         println!("filter dropped: {}", dropped.join(", "));
@@ -454,6 +473,22 @@ pub fn print_summary(args: &RunArgs, totals: &Totals, elapsed: Duration) {
     println!("output: {}/{{archive,enriched,alerts,reports,late,quarantine,rejected}}", args.out.display());
 }
 
+/// What filter's FilterCriteria kept from it (the records of `enriched` its
+/// mapping read that match no pattern), or that it had none.
+fn print_filter_criteria(totals: &Totals) {
+    if totals.filter_patterns == 0 {
+        println!("filter's mapping: no FilterCriteria, every enriched record reached it");
+        return;
+    }
+    println!(
+        "filter's mapping: {} of {} enriched records matched none of its {} FilterCriteria patterns; \
+         Lambda drops them before invoking",
+        totals.filtered_out,
+        totals.filtered_out + totals.filter.records as u64,
+        totals.filter_patterns
+    );
+}
+
 /// The run's CPU rates (none with no events) and its peak memory.
 fn print_cpu(totals: &Totals) {
     if totals.events_in > 0 {
@@ -465,9 +500,10 @@ fn print_cpu(totals: &Totals) {
 }
 
 /// CPU time per function per event, split into the function's own work and
-/// that of the local sinks standing in for Firehose, Kinesis and S3 (gzip,
-/// files; in AWS the services do it), and the throughput per core both make
-/// through archive + enrich + filter and through all four.
+/// that of the local stand-ins for what AWS does (the sinks standing in for
+/// Firehose, Kinesis and S3: gzip, files; filter's mapping applying its
+/// FilterCriteria), and the throughput per core both make through archive +
+/// enrich + filter and through all four.
 fn print_rates(totals: &Totals) {
     let events = totals.events_in as f64;
     let per_event = |d: Duration| d.as_secs_f64() * 1e6 / events;
@@ -476,9 +512,13 @@ fn print_rates(totals: &Totals) {
         .iter()
         .enumerate()
         .map(|(i, name)| {
+            let criteria = match (i, totals.filter_patterns) {
+                (2, 1..) => format!(" + {:.2} FilterCriteria", per_event(totals.criteria_cpu)),
+                _ => String::new(),
+            };
             format!(
-                "{name} {:.2} us/event ({:.2} own + {:.2} local sinks)",
-                per_event(totals.cpu[i]),
+                "{name} {:.2} us/event ({:.2} own + {:.2} local sinks{criteria})",
+                per_event(totals.cpu[i] + if criteria.is_empty() { Duration::ZERO } else { totals.criteria_cpu }),
                 per_event(own[i]),
                 per_event(totals.sink_cpu[i])
             )
@@ -491,10 +531,12 @@ fn print_rates(totals: &Totals) {
         rate(&own[..3]),
         rate(&own)
     );
+    let mut local = totals.cpu;
+    local[2] += totals.criteria_cpu;
     println!(
-        "throughput per core, with the local sinks:    {:.0} events/s through archive + enrich + filter, {:.0} through all four",
-        rate(&totals.cpu[..3]),
-        rate(&totals.cpu)
+        "throughput per core, with AWS's part done locally: {:.0} events/s through archive + enrich + filter, {:.0} through all four",
+        rate(&local[..3]),
+        rate(&local)
     );
 }
 

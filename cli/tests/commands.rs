@@ -98,6 +98,56 @@ fn given_the_security_scenario_when_run_then_alerts_and_reports_are_written_per_
     assert!(own > 0.0 && sinks > 0.0, "{cpu}");
 }
 
+/// The columns of a function's row of the summary (records, items, delivered, dropped, quarantined, failed).
+fn row(stdout: &str, function: &str) -> Vec<u64> {
+    let line = stdout.lines().find(|l| l.starts_with(&format!("{function} "))).expect("the function's row");
+    line.split_whitespace().skip(1).take(6).map(|n| n.parse().unwrap()).collect()
+}
+
+/// The lines of the summary's `alerts per rule:` block.
+fn alerts_per_rule(stdout: &str) -> Vec<&str> {
+    stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("alerts per rule:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .collect()
+}
+
+#[test]
+fn given_filters_mapping_with_and_without_the_rules_filter_criteria_then_the_same_alerts_from_fewer_records() {
+    let out = scratch("run-criteria");
+    let run = |extra: &[&str], dir: &str| {
+        let dir = out.join(dir);
+        let mut args = vec!["run", "--scenario", "security", "--count", "6000", "--out", dir.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let run = eddy(&args);
+        let stdout = text(&run.stdout);
+        assert!(run.status.success(), "{stdout}\n{}", text(&run.stderr));
+        assert!(stdout.contains("ground truth: all agree"), "{stdout}");
+        assert_outcomes_add_up(&stdout);
+        stdout
+    };
+    let with = run(&[], "with");
+    let without = run(&["--no-filter-criteria"], "without");
+
+    let (w, wo) = (row(&with, "filter"), row(&without, "filter"));
+    assert_eq!(wo[0], 6000, "{without}");
+    assert!(w[0] < wo[0] / 4, "most security events match no pattern: {w:?} vs {wo:?}");
+    assert_eq!(w[2], wo[2], "the same alerts delivered");
+    let mapping = with.lines().find(|l| l.starts_with("filter's mapping: ")).expect("the mapping's line");
+    let filtered_out = 6000 - w[0];
+    assert!(
+        mapping
+            .starts_with(&format!("filter's mapping: {filtered_out} of 6000 enriched records matched none of its 4")),
+        "{mapping}"
+    );
+    assert!(without.contains("filter's mapping: no FilterCriteria, every enriched record reached it"), "{without}");
+    assert_eq!(alerts_per_rule(&with), alerts_per_rule(&without));
+    let cpu = with.lines().find(|l| l.starts_with("cpu time: ")).unwrap();
+    assert!(cpu.contains(" FilterCriteria), aggregate"), "the mapping's CPU is shown beside filter's: {cpu}");
+}
+
 /// Every file under `dir`, read as text and joined.
 fn text_under(dir: &Path) -> String {
     let Ok(entries) = std::fs::read_dir(dir) else { return String::new() };

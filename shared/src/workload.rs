@@ -78,12 +78,27 @@ pub fn kinesis_event_at(
     first_seq: u64,
     extra: &[(&str, String)],
 ) -> Vec<u8> {
-    let sequence_numbers: Vec<String> = (0..records.len() as u64).map(|i| sequence_number(first_seq + i)).collect();
+    let numbered: Vec<(u64, &TestRecord)> =
+        records.iter().enumerate().map(|(i, r)| (first_seq + i as u64, r)).collect();
+    numbered_kinesis_event(&numbered, arrivals, shard_id, stream_arn, extra)
+}
+
+/// Like [`kinesis_event_at`], each record numbered by its own `n` (its
+/// [`sequence_number`]): the records of a batch an event source mapping's
+/// `FilterCriteria` left, with the gaps of those it kept from the function.
+pub fn numbered_kinesis_event(
+    records: &[(u64, &TestRecord)],
+    arrivals: &[f64],
+    shard_id: &str,
+    stream_arn: &str,
+    extra: &[(&str, String)],
+) -> Vec<u8> {
+    let sequence_numbers: Vec<String> = records.iter().map(|(n, _)| sequence_number(*n)).collect();
     let lambda_records: Vec<LambdaRecord<'_>> = records
         .iter()
         .zip(&sequence_numbers)
         .enumerate()
-        .map(|(i, (r, seq))| LambdaRecord {
+        .map(|(i, ((_, r), seq))| LambdaRecord {
             partition_key: &r.partition_key,
             sequence_number: seq,
             data: &r.data,

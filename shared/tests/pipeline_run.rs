@@ -11,7 +11,7 @@ use eddy::enrich::{EnrichConfig, Enricher};
 use eddy::limits::LAMBDA_MAX_PAYLOAD_BYTES;
 use eddy::pipeline::parallel::{Parallel, Parts};
 use eddy::pipeline::run::{Pipeline, RawEvent, Settings};
-use eddy::rules::{Format, RuleSet};
+use eddy::rules::{mapping_patterns, Format, RuleSet};
 use eddy::window::AggregateConfig;
 use eddy::workload::access_event;
 
@@ -59,8 +59,14 @@ async fn security_pipeline(settings: Settings) -> Pipeline {
 #[tokio::test]
 async fn given_3000_events_over_three_windows_then_every_function_accounts_for_every_event() {
     let out = tempdir();
-    let mut pipeline =
-        security_pipeline(Settings { shards: 3, batch_size: 100, window_seconds: 60, out: out.clone() }).await;
+    let mut pipeline = security_pipeline(Settings {
+        shards: 3,
+        batch_size: 100,
+        window_seconds: 60,
+        out: out.clone(),
+        filter_criteria: None,
+    })
+    .await;
     let n = 3000;
     for i in 0..n {
         let data = access_event(i, 300);
@@ -122,8 +128,14 @@ async fn given_events_too_large_for_one_lambda_event_then_batches_are_cut_at_6_m
     let out = tempdir();
     // one shard, BatchSize 1000: 300 events of ~60 KB (~80 KB each in base64) are
     // ~24 MB of Lambda event, so an event source mapping makes several batches
-    let mut pipeline =
-        security_pipeline(Settings { shards: 1, batch_size: 1000, window_seconds: 60, out: out.clone() }).await;
+    let mut pipeline = security_pipeline(Settings {
+        shards: 1,
+        batch_size: 1000,
+        window_seconds: 60,
+        out: out.clone(),
+        filter_criteria: None,
+    })
+    .await;
     let n = 300;
     for i in 0..n {
         let data = access_event(i, 60_000);
@@ -149,8 +161,14 @@ async fn given_events_too_large_for_one_lambda_event_then_batches_are_cut_at_6_m
 #[tokio::test]
 async fn given_events_past_the_services_record_limits_then_they_are_refused_or_quarantined_as_in_aws() {
     let out = tempdir();
-    let mut pipeline =
-        security_pipeline(Settings { shards: 2, batch_size: 100, window_seconds: 60, out: out.clone() }).await;
+    let mut pipeline = security_pipeline(Settings {
+        shards: 2,
+        batch_size: 100,
+        window_seconds: 60,
+        out: out.clone(),
+        filter_criteria: None,
+    })
+    .await;
     let event = |id: &str, pad: usize| {
         format!(r#"{{"id":"{id}","source":"svc-a","time":"2024-11-25T01:00:00Z","pad":"{}"}}"#, "x".repeat(pad))
             .into_bytes()
@@ -220,11 +238,17 @@ fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     files(dir).into_iter().map(|p| (p.strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(&p).unwrap())).collect()
 }
 
-/// A run of [`mixed_events`] over 4 shards on `threads` threads: its totals and output folder.
-async fn run_on_threads(threads: usize) -> (eddy::pipeline::run::Totals, PathBuf) {
+/// A run of `events` over 4 shards on `threads` threads, filter's mapping
+/// with the security pack's `FilterCriteria` or none: its totals and output folder.
+async fn run_on_threads(
+    threads: usize,
+    criteria: bool,
+    events: Vec<RawEvent>,
+) -> (eddy::pipeline::run::Totals, PathBuf) {
     let out = tempdir();
-    let settings = Settings { shards: 4, batch_size: 100, window_seconds: 60, out: out.clone() };
     let rules = RuleSet::parse(include_str!("../../rules/security.yaml"), Format::Yaml).unwrap();
+    let filter_criteria = criteria.then(|| mapping_patterns(&rules).unwrap());
+    let settings = Settings { shards: 4, batch_size: 100, window_seconds: 60, out: out.clone(), filter_criteria };
     let enricher = Enricher::load(&EnrichConfig::from_lookup(|_| None).unwrap(), None).await.unwrap();
     let enricher = std::sync::Arc::new(enricher);
     let parts = (0..threads)
@@ -232,7 +256,7 @@ async fn run_on_threads(threads: usize) -> (eddy::pipeline::run::Totals, PathBuf
         .collect();
     let mut pipeline = Parallel::new(settings, parts).unwrap();
     assert_eq!(pipeline.threads(), threads);
-    for event in mixed_events() {
+    for event in events {
         pipeline.push(event).await.unwrap();
     }
     (pipeline.finish().await.unwrap(), out)
@@ -240,8 +264,8 @@ async fn run_on_threads(threads: usize) -> (eddy::pipeline::run::Totals, PathBuf
 
 #[tokio::test]
 async fn given_the_same_events_on_one_thread_and_on_three_then_totals_and_output_trees_are_the_same() {
-    let (one, one_out) = run_on_threads(1).await;
-    let (three, three_out) = run_on_threads(3).await;
+    let (one, one_out) = run_on_threads(1, true, mixed_events()).await;
+    let (three, three_out) = run_on_threads(3, true, mixed_events()).await;
 
     assert_eq!(one.events_in, 4_003);
     assert_eq!(three.events_in, one.events_in);
@@ -257,6 +281,8 @@ async fn given_the_same_events_on_one_thread_and_on_three_then_totals_and_output
         assert_eq!(a, b);
     }
     assert!(one.filter.delivered > 0);
+    assert!(one.filtered_out > 0);
+    assert_eq!(three.filtered_out, one.filtered_out);
     assert_eq!(three.alerts_by_rule, one.alerts_by_rule);
     let sorted = |t: &eddy::pipeline::run::Totals| {
         let mut ids: Vec<(String, String)> = t
@@ -296,4 +322,65 @@ async fn given_the_same_events_on_one_thread_and_on_three_then_totals_and_output
     );
     std::fs::remove_dir_all(one_out).ok();
     std::fs::remove_dir_all(three_out).ok();
+}
+
+/// The lines of every file under `dir`, sorted.
+fn sorted_lines(dir: &Path) -> Vec<String> {
+    let mut out: Vec<String> = files(dir).iter().flat_map(|p| lines(p)).map(|l| l.to_string()).collect();
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn given_filters_mapping_has_the_packs_filter_criteria_then_filter_gets_only_what_they_let_through_and_raises_the_same_alerts(
+) {
+    let (all, all_out) = run_on_threads(1, false, mixed_events()).await;
+    let (some, some_out) = run_on_threads(1, true, mixed_events()).await;
+
+    assert_eq!(all.filtered_out, 0);
+    assert_eq!(all.filter.records, 4_000, "{:?}", all.filter);
+    assert!(some.filtered_out > 2_000, "most access events match no pattern: {}", some.filtered_out);
+    assert_eq!(some.filter.records as u64 + some.filtered_out, all.filter.records as u64);
+    assert!(some.filter.adds_up(), "{:?}", some.filter);
+    assert_eq!(some.filter.delivered, all.filter.delivered, "every alert still raised");
+    assert_eq!(some.filter.dropped + some.filtered_out as usize, all.filter.dropped);
+    assert_eq!(some.alerts_by_rule, all.alerts_by_rule);
+    assert_eq!(some.alert_ids_by_rule, all.alert_ids_by_rule);
+    assert!(some.invocations[2] <= all.invocations[2], "{:?} vs {:?}", some.invocations, all.invocations);
+    assert!(some.criteria_cpu > std::time::Duration::ZERO);
+
+    // the same alerts, byte for byte (files are named by their batch's first record, which differs)
+    assert_eq!(sorted_lines(&some_out.join("alerts")), sorted_lines(&all_out.join("alerts")));
+    // the rest of the tree is the same files with the same bytes
+    let rest = |dir: &Path| -> Vec<(PathBuf, Vec<u8>)> {
+        tree(dir).into_iter().filter(|(p, _)| !p.starts_with("alerts")).collect()
+    };
+    assert!(rest(&some_out) == rest(&all_out), "archive, enriched, reports, quarantine, rejected unchanged");
+    std::fs::remove_dir_all(all_out).ok();
+    std::fs::remove_dir_all(some_out).ok();
+}
+
+#[tokio::test]
+async fn given_a_batch_no_filter_pattern_lets_through_then_filter_is_not_invoked_and_the_records_are_counted_as_filtered_out(
+) {
+    let quiet = |i: usize| {
+        RawEvent {
+        partition_key: format!("user-{i}"),
+        data: format!(
+            r#"{{"id":"q-{i}","kind":"access","source":"svc-a","ip":"10.0.0.{}","time":"2024-11-25T01:00:00Z","http":{{"status":200,"path":"/home"}}}}"#,
+            i % 250
+        )
+        .into_bytes(),
+        arrival_ms: START_MS + i as i64,
+    }
+    };
+    let (totals, out) = run_on_threads(1, true, (0..250).map(quiet).collect()).await;
+
+    assert_eq!(totals.enrich.delivered, 250);
+    assert_eq!(totals.filtered_out, 250);
+    assert_eq!(totals.invocations[2], 0, "no invocation without records: {:?}", totals.invocations);
+    assert_eq!(totals.filter.records, 0);
+    assert_eq!(totals.aggregate.records, 250, "aggregate's mapping has no criteria");
+    assert!(files(&out.join("alerts")).is_empty());
+    std::fs::remove_dir_all(out).ok();
 }

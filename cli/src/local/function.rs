@@ -14,12 +14,12 @@ use eddy::limits::{
 use serde_json::Value as Json;
 use yaml_serde::{Mapping, Value};
 
-use super::esm::filter::FilterCriteria;
 use super::esm::settings::{EsmSettings, StartingPosition};
 use super::intrinsics::{scalar_string, Resolver};
 use super::props::{arn_name, Props};
 use super::stack::local_name;
 use super::template::{Template, TemplateError};
+use eddy::rules::Patterns;
 
 /// Lambda's default function timeout (SAM's `Timeout` default), seconds.
 pub const DEFAULT_TIMEOUT_SECONDS: u64 = 3;
@@ -259,12 +259,12 @@ fn esm_settings(props: &Props<'_>) -> Result<EsmSettings, TemplateError> {
 }
 
 /// `FilterCriteria.Filters[].Pattern`, parsed; `None` without filters.
-fn filter_criteria(props: &Props<'_>) -> Result<Option<FilterCriteria>, TemplateError> {
+fn filter_criteria(props: &Props<'_>) -> Result<Option<Patterns>, TemplateError> {
     let Some(filters) = props.path(&["FilterCriteria", "Filters"]).and_then(Json::as_array) else { return Ok(None) };
     let patterns: Vec<String> =
         filters.iter().filter_map(|f| f.get("Pattern")).map(|p| scalar_string(Some(p))).collect();
     if patterns.is_empty() {
         return Ok(None);
     }
-    FilterCriteria::parse(&patterns).map(Some).map_err(|e| props.error("FilterCriteria", e))
+    Patterns::parse(&patterns).map(Some).map_err(|e| props.error("FilterCriteria", e.to_string()))
 }

@@ -20,12 +20,13 @@ use crate::decode::DecodeLimits;
 use crate::enrich::{Enrich, Enricher};
 use crate::limits::{FIREHOSE, KINESIS, LAMBDA_MAX_PAYLOAD_BYTES};
 use crate::measure::Stopwatch;
-use crate::rules::{Filter, RuleSet};
+use crate::rules::{Filter, Patterns, RuleSet};
 use crate::sink::kinesis::{check_put, PutRefusal};
 use crate::sink::{CpuMeter, DirSink, MemorySink, Sink, SinkBatch, SinkRecord, TeeSink, TimedSink};
 use crate::window::{Aggregate, AggregateConfig, AggregateSinks};
 use crate::workload::{
-    kinesis_event_at, state_bytes, test_record_bytes, with_members, TestRecord, EVENT_OVERHEAD_BYTES,
+    kinesis_event_at, numbered_kinesis_event, state_bytes, test_record_bytes, with_members, TestRecord,
+    EVENT_OVERHEAD_BYTES,
 };
 
 /// Errors that stop the pipeline.
@@ -64,6 +65,10 @@ pub struct Settings {
     pub window_seconds: i64,
     /// Root of the S3-like output tree.
     pub out: PathBuf,
+    /// The `FilterCriteria` of filter's event source mapping: records of
+    /// `enriched` matching none of them never reach filter (as in Lambda);
+    /// `None`: every record does.
+    pub filter_criteria: Option<Patterns>,
 }
 
 /// One event entering the `raw` stream.
@@ -93,6 +98,14 @@ pub struct Totals {
     pub filter: Counts,
     /// The aggregate function.
     pub aggregate: Counts,
+    /// Patterns of filter's `FilterCriteria` (0: its mapping has none).
+    pub filter_patterns: usize,
+    /// Records of `enriched` that filter's `FilterCriteria` kept from it
+    /// (dropped by the event source mapping, before any invocation).
+    pub filtered_out: u64,
+    /// CPU time spent applying filter's `FilterCriteria`: the event source
+    /// mapping's work (Lambda's, not the function's).
+    pub criteria_cpu: Duration,
     /// Alerts raised per rule id.
     pub alerts_by_rule: BTreeMap<String, u64>,
     /// Ids of the alerted events per rule (for comparison with a ground truth),
@@ -138,6 +151,9 @@ impl Totals {
         self.enrich.merge(&other.enrich);
         self.filter.merge(&other.filter);
         self.aggregate.merge(&other.aggregate);
+        self.filter_patterns = self.filter_patterns.max(other.filter_patterns);
+        self.filtered_out += other.filtered_out;
+        self.criteria_cpu += other.criteria_cpu;
         for (rule, n) in other.alerts_by_rule {
             *self.alerts_by_rule.entry(rule).or_default() += n;
         }
@@ -268,6 +284,8 @@ impl Pipeline {
             },
         );
         let rejected = rejected_sink(out);
+        let totals =
+            Totals { filter_patterns: settings.filter_criteria.as_ref().map_or(0, Patterns::len), ..Totals::default() };
         let map = ShardMap::new(settings.shards);
         let shards = (0..map.len())
             .map(|i| Shard {
@@ -295,7 +313,7 @@ impl Pipeline {
             reports,
             rejected,
             meters,
-            totals: Totals::default(),
+            totals,
         }
     }
 
@@ -430,7 +448,9 @@ impl Pipeline {
         n.max(1)
     }
 
-    /// One invocation of filter and one of aggregate on a batch of the `enriched` stream.
+    /// A batch of the `enriched` stream: one invocation of filter on the
+    /// records its `FilterCriteria` let through (none when no record does),
+    /// and one of aggregate on them all.
     async fn filter_and_aggregate(
         &mut self,
         index: usize,
@@ -443,17 +463,43 @@ impl Pipeline {
         shard.enriched_seq += records.len() as u64;
         let arrivals = vec![arrival; records.len()];
         let payload = kinesis_event_at(records, &arrivals, &shard.id, ENRICHED_ARN, first, &[]);
-        self.note_event(2, payload.len());
-        let watch = Stopwatch::start();
-        let filtered = self.filter.run(&payload, deadline).await.map_err(|e| handler("filter", e))?;
-        self.add_cpu(2, watch);
-        self.totals.filter.merge(&filtered.counts);
-        self.totals.invocations[2] += 1;
-        self.count_alerts();
+        match self.criteria_pass(records, first) {
+            None => self.invoke_filter(&payload, deadline).await?,
+            Some(passed) if passed.is_empty() => {}
+            Some(passed) => {
+                let shard_id = &self.shards[index].id;
+                let event = numbered_kinesis_event(&passed, &arrivals, shard_id, ENRICHED_ARN, &[]);
+                self.invoke_filter(&event, deadline).await?;
+            }
+        }
 
         // the same records for aggregate, with its tumbling-window members
         let payload = with_members(payload, &self.window_members(index, false));
         self.invoke_aggregate(index, &payload).await
+    }
+
+    /// The records (numbered from `first`) that filter's `FilterCriteria` let
+    /// through, the others counted as filtered out; `None` without criteria.
+    fn criteria_pass<'r>(&mut self, records: &'r [TestRecord], first: u64) -> Option<Vec<(u64, &'r TestRecord)>> {
+        let criteria = self.settings.filter_criteria.as_ref()?;
+        let watch = Stopwatch::start();
+        let passed: Vec<(u64, &TestRecord)> =
+            (first..).zip(records).filter(|(_, record)| criteria.matches(&record.data)).collect();
+        self.totals.criteria_cpu += watch.elapsed();
+        self.totals.filtered_out += (records.len() - passed.len()) as u64;
+        Some(passed)
+    }
+
+    /// One invocation of filter on an event of the `enriched` stream.
+    async fn invoke_filter(&mut self, payload: &[u8], deadline: Deadline) -> Result<(), PipelineError> {
+        self.note_event(2, payload.len());
+        let watch = Stopwatch::start();
+        let filtered = self.filter.run(payload, deadline).await.map_err(|e| handler("filter", e))?;
+        self.add_cpu(2, watch);
+        self.totals.filter.merge(&filtered.counts);
+        self.totals.invocations[2] += 1;
+        self.count_alerts();
+        Ok(())
     }
 
     /// Notes the size of an event function `f` got.

@@ -97,6 +97,11 @@ impl FilterCriteria {
     pub fn to_json(&self) -> Value {
         json!({ "Filters": self.patterns.iter().map(|p| json!({ "Pattern": p })).collect::<Vec<_>>() })
     }
+
+    /// The patterns, ready to apply to records as an event source mapping does.
+    pub fn matcher(&self) -> Result<super::Patterns, super::PatternError> {
+        super::Patterns::parse(&self.patterns)
+    }
 }
 
 /// Why no criteria can be emitted.
@@ -124,6 +129,9 @@ pub enum CriteriaError {
         /// The start of the pattern.
         pattern: String,
     },
+    /// A pattern cannot be applied to records.
+    #[error(transparent)]
+    Pattern(#[from] super::PatternError),
 }
 
 fn not_expressible(rules: &[RuleCriteria]) -> String {
@@ -163,6 +171,13 @@ pub fn filter_criteria(rules: &RuleSet, options: &CriteriaOptions) -> Result<Fil
         return Err(CriteriaError::PatternTooLong { chars: p.chars().count(), pattern: p.chars().take(200).collect() });
     }
     Ok(FilterCriteria { patterns, rules: per_rule.into_iter().map(|(r, _)| r).collect() })
+}
+
+/// The patterns filter's event source mapping gets when deployed with
+/// `rules` ([`filter_criteria`] with the default limits, as `eddy rules
+/// filter-criteria` prints them), ready to apply to records.
+pub fn mapping_patterns(rules: &RuleSet) -> Result<super::Patterns, CriteriaError> {
+    Ok(filter_criteria(rules, &CriteriaOptions::default())?.matcher()?)
 }
 
 /// One rule's patterns and how well they express it.

@@ -7,8 +7,8 @@
 //! `exists`, combined with `all`, `any`, `not`). A [`RuleSet`] is parsed,
 //! validated and compiled once ([`parse`], [`compile`]); evaluating it reads
 //! only the fields the rules test ([`fields`], [`eval`]). [`criteria`] turns
-//! the rules into Lambda event-source `FilterCriteria`, and [`handler`] is the
-//! filter function.
+//! the rules into Lambda event-source `FilterCriteria`, [`pattern`] applies
+//! such criteria as Lambda does, and [`handler`] is the filter function.
 //!
 //! ```
 //! use eddy::rules::{Format, RuleSet, Severity};
@@ -41,15 +41,17 @@ pub mod eval;
 pub mod fields;
 pub mod handler;
 pub mod parse;
+pub mod pattern;
 pub mod sample;
 mod scan;
 
 use compile::{Cond, PathTrie};
 use fields::Fields;
 
-pub use criteria::{filter_criteria, CriteriaError, CriteriaOptions, FilterCriteria, RuleCriteria};
+pub use criteria::{filter_criteria, mapping_patterns, CriteriaError, CriteriaOptions, FilterCriteria, RuleCriteria};
 pub use handler::{Filter, FilterConfig, FilterProcessor};
 pub use parse::Format;
+pub use pattern::{PatternError, Patterns};
 
 /// Errors reading a rule file; each names the rule and the path to the key at fault.
 #[derive(Debug, thiserror::Error)]

@@ -4,7 +4,6 @@
 //! - [`settings`]: the mapping's settings from the template.
 //! - [`shard`]: one shard's state machine (batching, checkpoints, retries,
 //!   bisection, record age, tumbling windows), without I/O.
-//! - [`filter`]: `FilterCriteria`, applied before the function is invoked.
 //! - [`response`]: reading the function's response as Lambda does.
 //! - [`event`]: the Lambda events given to the function.
 //! - [`destination`]: the on-failure destinations (S3, SQS).
@@ -15,7 +14,6 @@
 pub mod checkpoint;
 pub mod destination;
 pub mod event;
-pub mod filter;
 pub mod poller;
 pub mod response;
 pub mod settings;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::filter::FilterCriteria;
+use eddy::rules::Patterns;
 
 /// Where a new mapping starts reading a shard.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -37,7 +37,7 @@ pub struct EsmSettings {
     /// `ParallelizationFactor` (read; the local mapping processes one batch per shard at a time).
     pub parallelization_factor: u32,
     /// `FilterCriteria`: only matching records reach the function.
-    pub filter: Option<FilterCriteria>,
+    pub filter: Option<Patterns>,
 }
 
 impl Default for EsmSettings {

@@ -1004,7 +1004,7 @@ mod tests {
     #[test]
     fn given_filter_criteria_then_only_matching_records_are_invoked_and_the_others_are_done() {
         let pattern = r#"{"data":{"n":[{"numeric":[">=",2]}]}}"#.to_string();
-        let filter = crate::local::esm::filter::FilterCriteria::parse(&[pattern]).unwrap();
+        let filter = eddy::rules::Patterns::parse(&[pattern]).unwrap();
         let mut shard = ShardState::new(EsmSettings { filter: Some(filter), ..settings() }, source());
         shard.push(records(0..2, T0), T0);
         assert_eq!(shard.next_step(T0, Hints::default()), Step::Quiet, "nothing passes");
