@@ -364,6 +364,8 @@ fn equal(pattern: &Value, value: &Value) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn criteria(patterns: &[&str]) -> Patterns {
@@ -467,6 +469,58 @@ mod tests {
         }
         let some = |set: &[&str]| records.iter().filter(|r| criteria(set).matches(r.as_bytes())).count();
         assert!((1..records.len()).contains(&some(&TEMPLATE)), "the records tell matching from not");
+    }
+
+    /// The member names records are built of: those the pattern sets test, one escaped.
+    const NAMES: [&str; 9] = ["a", "b", "c", "kind", "http", "status", "tags", "n", "k\\u0069nd"];
+
+    /// A JSON object (as text) built from the names and values the pattern
+    /// sets test, with duplicate keys, lists and nesting.
+    fn pattern_json() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            Just("null".to_string()),
+            Just("true".to_string()),
+            prop::sample::select(vec!["401", "403", "503", "200", "1.5", "300", "300.0", "2", "-7e2"])
+                .prop_map(str::to_string),
+            prop::sample::select(vec!["access", "y", "x", "red", "/admin/x", "203.0.113.5", "192.0.2.66", "a\"b"])
+                .prop_map(|s| format!("\"{s}\"")),
+        ];
+        let value = leaf.prop_recursive(3, 30, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(|items| format!("[{}]", items.join(","))),
+                object_of(inner),
+            ]
+        });
+        object_of(value.boxed())
+    }
+
+    /// Objects of up to 5 members named from [`NAMES`] with `values`.
+    fn object_of(values: BoxedStrategy<String>) -> impl Strategy<Value = String> {
+        prop::collection::vec((prop::sample::select(NAMES.to_vec()), values), 0..6).prop_map(|members| {
+            let members: Vec<String> = members.iter().map(|(k, v)| format!("\"{k}\" : {v}")).collect();
+            format!("{{ {} }}", members.join(","))
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn any_record_gets_the_verdict_of_the_whole_record(record in pattern_json(), cut in any::<prop::sample::Index>()) {
+            let sets: [&[&str]; 3] = [
+                &TEMPLATE,
+                &[r#"{"data":{"a":{"b":[{"exists":false}]}}}"#, r#"{"data":{"a":[{"exists":true}],"c":["x"]}}"#],
+                &[r#"{"data":{"tags":["red"],"n":[{"numeric":[">",1]}]}}"#, r#"{"data":{"a":{"b":["y"]},"kind":[{"anything-but":"access"}]}}"#],
+            ];
+            // the record, and a cut of it (mostly not JSON)
+            let cut = &record.as_bytes()[..cut.index(record.len() + 1)];
+            for set in sets {
+                let patterns = criteria(set);
+                for data in [record.as_bytes(), cut] {
+                    prop_assert_eq!(patterns.matches(data), matches_whole(&patterns, data), "{:?} on {}", set, String::from_utf8_lossy(data));
+                }
+            }
+        }
     }
 
     #[test]
