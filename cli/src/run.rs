@@ -508,6 +508,8 @@ fn print_rates(totals: &Totals) {
     let events = totals.events_in as f64;
     let per_event = |d: Duration| d.as_secs_f64() * 1e6 / events;
     let own = totals.handler_cpu();
+    let mut local = totals.cpu;
+    local[2] += totals.criteria_cpu;
     let parts: Vec<String> = FUNCTIONS
         .iter()
         .enumerate()
@@ -518,7 +520,7 @@ fn print_rates(totals: &Totals) {
             };
             format!(
                 "{name} {:.2} us/event ({:.2} own + {:.2} local sinks{criteria})",
-                per_event(totals.cpu[i] + if criteria.is_empty() { Duration::ZERO } else { totals.criteria_cpu }),
+                per_event(local[i]),
                 per_event(own[i]),
                 per_event(totals.sink_cpu[i])
             )
@@ -531,8 +533,6 @@ fn print_rates(totals: &Totals) {
         rate(&own[..3]),
         rate(&own)
     );
-    let mut local = totals.cpu;
-    local[2] += totals.criteria_cpu;
     println!(
         "throughput per core, with AWS's part done locally: {:.0} events/s through archive + enrich + filter, {:.0} through all four",
         rate(&local[..3]),
