@@ -419,11 +419,13 @@ mod tests {
 
     #[test]
     fn given_records_of_every_shape_when_reading_only_the_named_members_then_the_verdict_is_the_whole_records() {
-        let sets: [&[&str]; 4] = [
+        let sets: [&[&str]; 5] = [
             &TEMPLATE,
             &[r#"{"data":{"a":{"b":[{"exists":false}]}}}"#, r#"{"data":{"a":[{"exists":true}],"c":["x"]}}"#],
             &[r#"{"data":{"tags":["red"],"n":[{"numeric":[">",1]}]}}"#, r#"{"data":{"a":{"b":["y"]}}}"#],
             &[r#"{"data":[{"exists":true}]}"#],
+            // passes records whose data is not a JSON object
+            &[r#"{"data":[{"exists":false}]}"#, r#"{"data":{"a":["y"]}}"#],
         ];
         let records: [&str; 18] = [
             r#"{"kind":"access","http":{"status":401,"path":"/x"},"ua":{"original":"x"}}"#,
@@ -507,10 +509,11 @@ mod tests {
 
         #[test]
         fn any_record_gets_the_verdict_of_the_whole_record(record in pattern_json(), cut in any::<prop::sample::Index>()) {
-            let sets: [&[&str]; 3] = [
+            let sets: [&[&str]; 4] = [
                 &TEMPLATE,
                 &[r#"{"data":{"a":{"b":[{"exists":false}]}}}"#, r#"{"data":{"a":[{"exists":true}],"c":["x"]}}"#],
                 &[r#"{"data":{"tags":["red"],"n":[{"numeric":[">",1]}]}}"#, r#"{"data":{"a":{"b":["y"]},"kind":[{"anything-but":"access"}]}}"#],
+                &[r#"{"data":[{"exists":false}]}"#, r#"{"data":{"a":["y"]}}"#],
             ];
             // the record, and a cut of it (mostly not JSON)
             let cut = &record.as_bytes()[..cut.index(record.len() + 1)];
