@@ -260,7 +260,9 @@ fn report_counts_by_window(totals: &Totals) -> BTreeMap<(i64, String), u64> {
     out
 }
 
-/// Fails the command when a function's outcomes do not add up or records failed.
+/// Fails the command when a function's outcomes do not add up, records
+/// failed, or records of `enriched` (one per event enrich delivered) did not
+/// all reach filter (or its FilterCriteria) and aggregate.
 fn check_outcomes(totals: &Totals) -> anyhow::Result<()> {
     for (name, c) in [
         ("archive", &totals.archive),
@@ -274,6 +276,17 @@ fn check_outcomes(totals: &Totals) -> anyhow::Result<()> {
         if c.failed > 0 {
             anyhow::bail!("{name}: {} items failed to reach their sinks", c.failed);
         }
+    }
+    let enriched = totals.enrich.delivered as u64;
+    let filter_saw = totals.filter.records as u64 + totals.filtered_out;
+    if filter_saw != enriched || totals.aggregate.records as u64 != enriched {
+        anyhow::bail!(
+            "the enriched stream's {enriched} records did not all arrive: filter got {} and its FilterCriteria \
+             kept {}, aggregate got {}",
+            totals.filter.records,
+            totals.filtered_out,
+            totals.aggregate.records
+        );
     }
     Ok(())
 }
@@ -576,5 +589,31 @@ mod tests {
         let keys: Vec<&str> = events.iter().map(|e| e.partition_key.as_str()).collect();
         assert_eq!(keys, ["u-1", "e1", "d-2", "line-3", "line-4"]);
         assert!(events[0].data.starts_with(b"{"), "the file's byte order mark is not part of the first record");
+    }
+
+    /// Counts of `n` records, all delivered.
+    fn delivered(n: usize) -> Counts {
+        Counts { records: n, items: n, delivered: n, ..Counts::default() }
+    }
+
+    #[test]
+    fn given_enriched_records_missing_between_stages_then_the_outcome_check_fails_and_names_them() {
+        let mut totals = Totals {
+            archive: delivered(10),
+            enrich: delivered(10),
+            filter: Counts { records: 3, items: 3, delivered: 1, dropped: 2, ..Counts::default() },
+            filtered_out: 7,
+            aggregate: delivered(10),
+            ..Totals::default()
+        };
+        check_outcomes(&totals).unwrap();
+
+        totals.filtered_out = 6;
+        let err = check_outcomes(&totals).unwrap_err().to_string();
+        assert!(err.contains("enriched stream's 10 records did not all arrive: filter got 3"), "{err}");
+        totals.filtered_out = 7;
+        totals.aggregate = delivered(9);
+        let err = check_outcomes(&totals).unwrap_err().to_string();
+        assert!(err.contains("aggregate got 9"), "{err}");
     }
 }
