@@ -72,12 +72,7 @@ fn given_the_security_scenario_when_run_then_alerts_and_reports_are_written_per_
     let run = eddy(&["run", "--scenario", "security", "--count", "20000", "--out", out.to_str().unwrap()]);
     let stdout = text(&run.stdout);
     assert!(run.status.success(), "{stdout}\n{}", text(&run.stderr));
-    let rules: Vec<&str> = stdout
-        .lines()
-        .skip_while(|l| !l.starts_with("alerts per rule:"))
-        .skip(1)
-        .take_while(|l| l.starts_with("  "))
-        .collect();
+    let rules = alerts_per_rule(&stdout);
     assert!(rules.len() >= 3, "several security rules fire on 20,000 events:\n{stdout}");
     assert!(!rules.iter().any(|r| r.contains("(none)")), "{stdout}");
     for dir in ["archive", "enriched", "alerts", "reports"] {
@@ -177,13 +172,7 @@ fn given_ndjson_with_bad_lines_when_run_then_they_are_quarantined_and_the_good_o
     assert!(run.status.success(), "{stdout}\n{}", text(&run.stderr));
     assert!(stdout.starts_with("eddy run: 4 events in"), "{stdout}");
     assert_outcomes_add_up(&stdout);
-    let archive = stdout.lines().find(|l| l.starts_with("archive ")).unwrap();
-    let columns: Vec<&str> = archive.split_whitespace().collect();
-    assert_eq!(
-        &columns[1..7],
-        ["4", "4", "2", "0", "2", "0"],
-        "records items delivered dropped quarantined failed: {archive}"
-    );
+    assert_eq!(row(&stdout, "archive"), [4, 4, 2, 0, 2, 0], "records items delivered dropped quarantined failed");
     let quarantined = text_under(&out.join("tree/quarantine"));
     assert!(quarantined.contains("not UTF-8"), "the bad lines are kept with their reasons: {quarantined}");
     assert!(quarantined.contains("expected value"), "{quarantined}");

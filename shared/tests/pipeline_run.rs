@@ -49,8 +49,10 @@ fn lines(path: &Path) -> Vec<serde_json::Value> {
     text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
-/// The pipeline with the security pack, no lookups, the default aggregate.
-async fn security_pipeline(settings: Settings) -> Pipeline {
+/// The pipeline with the security pack, no lookups, the default aggregate,
+/// 60-second windows and no FilterCriteria, writing under `out`.
+async fn security_pipeline(shards: u32, batch_size: usize, out: &Path) -> Pipeline {
+    let settings = Settings { shards, batch_size, window_seconds: 60, out: out.to_path_buf(), filter_criteria: None };
     let rules = RuleSet::parse(include_str!("../../rules/security.yaml"), Format::Yaml).unwrap();
     let enricher = Enricher::load(&EnrichConfig::from_lookup(|_| None).unwrap(), None).await.unwrap();
     Pipeline::new(settings, enricher, rules, AggregateConfig::default())
@@ -59,14 +61,7 @@ async fn security_pipeline(settings: Settings) -> Pipeline {
 #[tokio::test]
 async fn given_3000_events_over_three_windows_then_every_function_accounts_for_every_event() {
     let out = tempdir();
-    let mut pipeline = security_pipeline(Settings {
-        shards: 3,
-        batch_size: 100,
-        window_seconds: 60,
-        out: out.clone(),
-        filter_criteria: None,
-    })
-    .await;
+    let mut pipeline = security_pipeline(3, 100, &out).await;
     let n = 3000;
     for i in 0..n {
         let data = access_event(i, 300);
@@ -128,14 +123,7 @@ async fn given_events_too_large_for_one_lambda_event_then_batches_are_cut_at_6_m
     let out = tempdir();
     // one shard, BatchSize 1000: 300 events of ~60 KB (~80 KB each in base64) are
     // ~24 MB of Lambda event, so an event source mapping makes several batches
-    let mut pipeline = security_pipeline(Settings {
-        shards: 1,
-        batch_size: 1000,
-        window_seconds: 60,
-        out: out.clone(),
-        filter_criteria: None,
-    })
-    .await;
+    let mut pipeline = security_pipeline(1, 1000, &out).await;
     let n = 300;
     for i in 0..n {
         let data = access_event(i, 60_000);
@@ -161,14 +149,7 @@ async fn given_events_too_large_for_one_lambda_event_then_batches_are_cut_at_6_m
 #[tokio::test]
 async fn given_events_past_the_services_record_limits_then_they_are_refused_or_quarantined_as_in_aws() {
     let out = tempdir();
-    let mut pipeline = security_pipeline(Settings {
-        shards: 2,
-        batch_size: 100,
-        window_seconds: 60,
-        out: out.clone(),
-        filter_criteria: None,
-    })
-    .await;
+    let mut pipeline = security_pipeline(2, 100, &out).await;
     let event = |id: &str, pad: usize| {
         format!(r#"{{"id":"{id}","source":"svc-a","time":"2024-11-25T01:00:00Z","pad":"{}"}}"#, "x".repeat(pad))
             .into_bytes()

@@ -166,10 +166,14 @@ enum Read {
     Whole(Option<Value>),
 }
 
+/// Members a record's top-level index holds without growing (an enriched
+/// event has a dozen or so).
+const SPANS: usize = 32;
+
 /// Reads `data` into `slots` along `node`, when it is a JSON object.
 fn read_data(data: &[u8], node: &Node, slots: &mut [Option<Value>]) -> Read {
     let Ok(text) = std::str::from_utf8(data) else { return Read::Slots };
-    let mut spans = Vec::new();
+    let mut spans = Vec::with_capacity(SPANS);
     match object_end(data, 0, MAX_FAST_DEPTH, &mut spans) {
         Some((end, _)) if skip_ws(data, end) == data.len() => {}
         Some(_) => return Read::Slots,
