@@ -6,6 +6,7 @@
 //! their Kinesis record a batch item failure; the response names the lowest
 //! such sequence number (the parent's, for KPL user records), never an empty one.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use aws_lambda_events::streams::{KinesisBatchItemFailure, KinesisEventResponse};
@@ -13,8 +14,8 @@ use bytes::Bytes;
 use chrono::{DateTime, Datelike, Timelike, Utc};
 
 use crate::deadline::Deadline;
-use crate::decode::{decode_record, DecodeLimits, Payload, UnitOutcome};
-use crate::event::{Coords, Event};
+use crate::decode::{decode_record, single_object, DecodeLimits, Payload, UnitOutcome};
+use crate::event::{Coords, Data, Event};
 use crate::json::{write_f64, write_key, write_str, write_u64};
 use crate::limits::ServiceLimits;
 use crate::sink::{SendReport, Sink, SinkBatch, SinkRecord};
@@ -322,6 +323,7 @@ impl Driver<'_> {
             items: Vec::with_capacity(records.len()),
         };
         let mut scratch = Vec::new();
+        let mut members = Vec::new();
         for (index, record) in records.iter().enumerate() {
             if let Some(ahead) = records.get(index + PREFETCH_AHEAD) {
                 prefetch(&ahead.data);
@@ -337,6 +339,11 @@ impl Driver<'_> {
             if decode_base64(&record.data, &mut scratch).is_err() {
                 let item = staged.add(index, ItemState::Quarantined);
                 staged.quarantine(item, &base, "data is not valid base64", &record.data);
+                continue;
+            }
+            if let Some(text) = single_object(&scratch, &self.limits, &mut members) {
+                let event = Event { coords: base, data: Data::Json(Cow::Borrowed(text)), log: None, members: &members };
+                staged.process(processor, &event);
                 continue;
             }
             // walked in place: a unit is large, moving each out of the list costs a copy

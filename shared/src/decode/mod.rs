@@ -188,6 +188,24 @@ pub fn decode_record<'a>(bytes: &'a [u8], limits: &DecodeLimits) -> Units<'a> {
     smallvec::smallvec![Unit { sub: None, outcome, logs }]
 }
 
+/// The usual record, read without building [`Units`]: one JSON object (white
+/// space around it allowed, no line break inside), valid UTF-8, within the
+/// nesting limit. Returns the object's text, its members indexed into
+/// `members` (cleared first, its capacity reused); `None` for anything else,
+/// which [`decode_record`] decodes. Where this says yes, [`decode_record`]
+/// gives the same one event.
+pub fn single_object<'a>(bytes: &'a [u8], limits: &DecodeLimits, members: &mut Vec<MemberSpan>) -> Option<&'a str> {
+    // `{` after JSON white space: neither KPL's magic nor gzip's, and not empty
+    let start = crate::json::cursor::skip_ws(bytes, 0);
+    let object = bytes.get(start..).filter(|rest| rest.first() == Some(&b'{'))?;
+    let (len, breaks) = crate::json::validate::object_end(object, 0, limits.max_json_depth, members)?;
+    if breaks || crate::json::cursor::skip_ws(bytes, start + len) != bytes.len() {
+        return None;
+    }
+    // the object starts and ends with ASCII braces: char boundaries
+    std::str::from_utf8(bytes).ok()?.get(start..start + len)
+}
+
 fn quarantine(reason: DecodeError, raw: Cow<'_, [u8]>) -> UnitOutcome<'_> {
     UnitOutcome::Quarantined { reason, raw }
 }
@@ -264,4 +282,101 @@ pub fn decode_text<'a>(bytes: &'a [u8], limits: &DecodeLimits) -> Result<Payload
         return Err(DecodeError::Empty);
     }
     Ok(payloads)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// What the driver does with `bytes` through the general path, when that
+    /// is one JSON event read in place: its text and members.
+    fn one_event_in_place(bytes: &[u8], limits: &DecodeLimits) -> Option<(String, Vec<MemberSpan>)> {
+        let units = decode_record(bytes, limits);
+        let [Unit { sub: None, outcome: UnitOutcome::Events(payloads), logs }] = units.as_slice() else {
+            return None;
+        };
+        let [Payload { data: Data::Json(Cow::Borrowed(text)), log: None, members }] = payloads.as_slice() else {
+            return None;
+        };
+        logs.is_empty().then(|| (text.to_string(), members.clone()))
+    }
+
+    /// Checks that the fast path gives what the general path gives, and that
+    /// it takes every record the general path reads as one object in place.
+    fn agrees(bytes: &[u8], limits: &DecodeLimits) -> Result<bool, TestCaseError> {
+        let mut members = vec![MemberSpan::new(0, 1, 2, 3).unwrap()];
+        let fast = single_object(bytes, limits, &mut members).map(|text| (text.to_string(), members.clone()));
+        let general = one_event_in_place(bytes, limits);
+        let whole_input = general.as_ref().is_some_and(|(text, _)| {
+            let trimmed = bytes.trim_ascii();
+            trimmed == text.as_bytes() && trimmed.first() == Some(&b'{')
+        });
+        if fast.is_some() || whole_input {
+            prop_assert_eq!(&fast, &general, "{}", String::from_utf8_lossy(bytes));
+        }
+        Ok(fast.is_some())
+    }
+
+    #[test]
+    fn the_usual_record_is_read_in_place_and_anything_else_left_to_the_rules() {
+        let limits = DecodeLimits { max_json_depth: 3, ..DecodeLimits::default() };
+        let taken = [
+            &b"{\"a\":1,\"b\":\"x\\\"y\"}"[..],
+            b" \t{\"a\":{\"b\":[1]}} \n",
+            b"{}",
+            "{\"caf\u{e9}\":\"\u{1f600}\"}".as_bytes(),
+        ];
+        for bytes in taken {
+            assert!(agrees(bytes, &limits).unwrap(), "{}", String::from_utf8_lossy(bytes));
+        }
+        let left = [
+            &b""[..],
+            b"   ",
+            b"{\"a\":\n1}",
+            b"{\"a\":1}\n{\"b\":2}",
+            b"[{\"a\":1}]",
+            b"{\"a\":[[[1]]]}",
+            b"{\"a\":1",
+            b"{\"a\":\"\xff\"}",
+            b"plain text",
+            b"\x1f\x8b\x08\x00",
+            b"\xf3\x89\x9a\xc2{}",
+            "\u{a0}{}".as_bytes(),
+        ];
+        for bytes in left {
+            assert!(!agrees(bytes, &limits).unwrap(), "{}", String::from_utf8_lossy(bytes));
+        }
+    }
+
+    /// A generated object, sometimes padded, doubled, broken across lines, or
+    /// with one byte changed (to any byte: non-UTF-8 included).
+    fn records() -> impl Strategy<Value = Vec<u8>> {
+        let object = crate::json::cursor::tests::any_json().prop_map(|v| format!("{{\"v\":{v},\"w\":[{v}]}}"));
+        (object, "[ \t\n]{0,2}", 0..4u8, any::<prop::sample::Index>(), any::<u8>()).prop_map(
+            |(object, pad, change, at, byte)| {
+                let mut bytes = format!("{pad}{object}{pad}").into_bytes();
+                match change {
+                    0 => {}
+                    1 => bytes.extend_from_slice(object.as_bytes()),
+                    2 => bytes.insert(at.index(bytes.len() + 1), b'\n'),
+                    _ => {
+                        let i = at.index(bytes.len());
+                        bytes[i] = byte;
+                    }
+                }
+                bytes
+            },
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn the_fast_path_gives_what_the_decoding_rules_give(bytes in records(), depth in 1usize..6) {
+            let limits = DecodeLimits { max_json_depth: depth, ..DecodeLimits::default() };
+            agrees(&bytes, &limits)?;
+        }
+    }
 }
