@@ -94,7 +94,7 @@ fn enrich_processor_only(c: &mut Criterion) {
                 sequence_number: "49590338271490256608559692538361571095921575980000000001",
                 subsequence_number: None,
                 partition_key: "user-1",
-                approximate_arrival: 1_732_496_400.0,
+                approximate_arrival: 1_732_496_400.0.into(),
             },
             data: Data::Json(Cow::Borrowed(object.text.as_ref())),
             log: None,

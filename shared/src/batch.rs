@@ -16,7 +16,7 @@ use chrono::{DateTime, Datelike, Timelike, Utc};
 use crate::deadline::Deadline;
 use crate::decode::{decode_record, single_object, DecodeLimits, Payload, UnitOutcome};
 use crate::event::{Coords, Data, Event};
-use crate::json::{write_f64, write_key, write_str, write_u64};
+use crate::json::{write_key, write_str, write_u64};
 use crate::limits::ServiceLimits;
 use crate::sink::{SendReport, Sink, SinkBatch, SinkRecord};
 
@@ -563,7 +563,7 @@ pub fn object_key(records: &[InRecord<'_>]) -> String {
     let Some(first) = records.first() else {
         return "empty".to_string();
     };
-    let time = DateTime::<Utc>::from_timestamp(first.approximate_arrival as i64, 0).unwrap_or_default();
+    let time = DateTime::<Utc>::from_timestamp(first.approximate_arrival.seconds() as i64, 0).unwrap_or_default();
     format!(
         "{:04}/{:02}/{:02}/{:02}/{}-{}",
         time.year(),
@@ -615,7 +615,7 @@ pub fn write_coords(out: &mut Vec<u8>, coords: &Coords<'_>) {
     }
     out.push(b',');
     write_key(out, "approximate_arrival");
-    write_f64(out, coords.approximate_arrival);
+    coords.approximate_arrival.write_json(out);
     out.push(b',');
     write_key(out, "shard_id");
     write_str(out, coords.shard_id);

@@ -9,6 +9,7 @@
 
 use std::borrow::Cow;
 
+use crate::event::Arrival;
 use crate::json::cursor::{Cursor, StrSpan};
 
 /// One Kinesis record of a Lambda event, borrowed from the event's JSON where
@@ -23,7 +24,7 @@ pub struct InRecord<'a> {
     /// `kinesis.partitionKey`.
     pub partition_key: Cow<'a, str>,
     /// `kinesis.approximateArrivalTimestamp` (seconds since the epoch).
-    pub approximate_arrival: f64,
+    pub approximate_arrival: Arrival<'a>,
     /// `kinesis.data`: the record's bytes, base64-encoded as Lambda sends them
     /// (not checked for UTF-8 here: the base64 decoder refuses anything outside its alphabet).
     pub data: Cow<'a, [u8]>,
@@ -174,7 +175,7 @@ impl<'a> Reader<'a> {
         (!data.escaped).then_some(())?;
         rec.data = Cow::Borrowed(data.raw(bytes));
         c.literal(br#","approximateArrivalTimestamp":"#).then_some(())?;
-        rec.approximate_arrival = crate::json::parse_f64(c.number()?)?;
+        rec.approximate_arrival = Arrival::plain(c.number()?)?;
         c.literal(br#"},"eventSource":"aws:kinesis","eventVersion":"1.0","eventID":"#).then_some(())?;
         rec.shard_id = shard_of(Cow::Borrowed(text(c.string()?)?));
         self.event_source_members()?;
@@ -213,7 +214,7 @@ impl<'a> Reader<'a> {
                 b"data" => r.raw_string().map(|s| rec.data = s),
                 b"partitionKey" => r.string().map(|s| rec.partition_key = s),
                 b"sequenceNumber" => r.string().map(|s| rec.sequence_number = s),
-                b"approximateArrivalTimestamp" => r.number().map(|n| rec.approximate_arrival = n),
+                b"approximateArrivalTimestamp" => r.arrival().map(|n| rec.approximate_arrival = n),
                 _ => r.skip_value(),
             }),
             _ => r.skip_value(),
@@ -236,8 +237,12 @@ impl<'a> Reader<'a> {
         span.value_bytes(self.c.bytes()).ok_or_else(|| self.error("bad string escape"))
     }
 
-    fn number(&mut self) -> Result<f64, String> {
-        self.c.number().and_then(crate::json::parse_f64).ok_or_else(|| self.error("expected a number"))
+    /// The arrival time: as written when a plain decimal, else read as a number.
+    fn arrival(&mut self) -> Result<Arrival<'a>, String> {
+        let text = self.c.number().ok_or_else(|| self.error("expected a number"))?;
+        Arrival::plain(text)
+            .or_else(|| crate::json::parse_f64(text).map(Arrival::from))
+            .ok_or_else(|| self.error("expected a number"))
     }
 
     /// Moves past a value Eddy does not read (without recursion, so any nesting is safe).
@@ -277,6 +282,26 @@ mod tests {
     }
 
     #[test]
+    fn the_arrival_is_kept_as_written_when_plain_and_read_as_a_number_otherwise() {
+        let event = |arrival: &str| {
+            format!(
+                r#"{{"Records":[{{"kinesis":{{"kinesisSchemaVersion":"1.0","partitionKey":"k","sequenceNumber":"49","data":"e30=","approximateArrivalTimestamp":{arrival}}},"eventSource":"aws:kinesis","eventVersion":"1.0","eventID":"shardId-000000000000:49","eventName":"aws:kinesis:record","invokeIdentityArn":"arn:r","awsRegion":"us-east-1","eventSourceARN":"arn:s"}}]}}"#
+            )
+        };
+        let written = |arrival: &str| {
+            let text = event(arrival);
+            let records = read_records(text.as_bytes()).unwrap();
+            let mut out = Vec::new();
+            records[0].approximate_arrival.write_json(&mut out);
+            (records[0].approximate_arrival.seconds(), String::from_utf8(out).unwrap())
+        };
+        assert_eq!(written("1732496400.50"), (1732496400.5, "1732496400.50".to_string()));
+        assert_eq!(written("1.7324964005E9"), (1732496400.5, "1732496400.5".to_string()));
+        assert!(read_records(event("1.2.3").as_bytes()).is_err());
+        assert!(read_records(event("\"1\"").as_bytes()).is_err());
+    }
+
+    #[test]
     fn reads_the_fields_and_skips_the_rest() {
         let json = br#"{"Records":[{"kinesis":{"kinesisSchemaVersion":"1.0","partitionKey":"pk\"1","sequenceNumber":"49","data":"eyJ9","approximateArrivalTimestamp":1732500000.25,"extra":{"a":[1,true,null,{"b":"c"}]}},"eventSource":"aws:kinesis","eventID":"shardId-000000000003:49","awsRegion":"us-east-1"}],"window":{"start":"x"},"isFinalInvokeForWindow":false}"#;
         let recs = read_records(json).unwrap();
@@ -285,7 +310,7 @@ mod tests {
         assert_eq!(recs[0].sequence_number, "49");
         assert_eq!(recs[0].data.as_ref(), b"eyJ9");
         assert_eq!(recs[0].shard_id, "shardId-000000000003");
-        assert_eq!(recs[0].approximate_arrival, 1732500000.25);
+        assert_eq!(recs[0].approximate_arrival.seconds(), 1732500000.25);
     }
 
     #[test]
@@ -376,7 +401,7 @@ mod tests {
             prop_assert_eq!(&ours[0].partition_key, &pk);
             prop_assert_eq!(&ours[0].sequence_number, &seq);
             prop_assert_eq!(ours[0].data.as_ref(), data.as_bytes());
-            prop_assert_eq!(ours[0].approximate_arrival, t as f64 + 0.5);
+            prop_assert_eq!(ours[0].approximate_arrival.seconds(), t as f64 + 0.5);
             prop_assert_eq!(&ours[0].shard_id, "shardId-1");
         }
     }

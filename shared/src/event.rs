@@ -17,7 +17,75 @@ pub struct Coords<'a> {
     /// The partition key (a KPL user record's own key).
     pub partition_key: &'a str,
     /// When Kinesis received the record, in seconds since the Unix epoch (milliseconds in the fraction).
-    pub approximate_arrival: f64,
+    pub approximate_arrival: Arrival<'a>,
+}
+
+/// When Kinesis received a record (`approximateArrivalTimestamp`), seconds
+/// since the Unix epoch. Kept as the text Lambda wrote when that is a plain
+/// decimal, read as a number only when asked (most functions only copy it),
+/// and written back as it came.
+#[derive(Debug, Clone, Copy)]
+pub struct Arrival<'a>(Held<'a>);
+
+#[derive(Debug, Clone, Copy)]
+enum Held<'a> {
+    /// A plain decimal (`[1-9][0-9]*` or `0`, optionally `.` and digits): valid JSON as it is.
+    Text(&'a [u8]),
+    /// Seconds held as a number.
+    Seconds(f64),
+}
+
+impl<'a> Arrival<'a> {
+    /// The arrival as written, when it is a plain decimal; else `None`
+    /// (read it as a number, then [`Arrival::from`] it).
+    pub fn plain(text: &'a [u8]) -> Option<Self> {
+        let digits_end =
+            |from: usize| text.iter().skip(from).position(|c| !c.is_ascii_digit()).map_or(text.len(), |n| from + n);
+        let int_end = digits_end(0);
+        let int_ok = int_end == 1 || (int_end > 1 && text[0] != b'0');
+        let ok = match text.get(int_end) {
+            None => int_ok,
+            Some(b'.') => int_ok && int_end + 1 < text.len() && digits_end(int_end + 1) == text.len(),
+            Some(_) => false,
+        };
+        ok.then_some(Arrival(Held::Text(text)))
+    }
+
+    /// Seconds since the Unix epoch.
+    pub fn seconds(&self) -> f64 {
+        match self.0 {
+            // a plain decimal always reads as a number
+            Held::Text(text) => crate::json::parse_f64(text).unwrap_or_default(),
+            Held::Seconds(seconds) => seconds,
+        }
+    }
+
+    /// Appends the arrival as a JSON number.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        match self.0 {
+            Held::Text(text) => out.extend_from_slice(text),
+            Held::Seconds(seconds) => crate::json::write_f64(out, seconds),
+        }
+    }
+}
+
+impl Default for Arrival<'_> {
+    fn default() -> Self {
+        Arrival(Held::Seconds(0.0))
+    }
+}
+
+impl From<f64> for Arrival<'_> {
+    fn from(seconds: f64) -> Self {
+        Arrival(Held::Seconds(seconds))
+    }
+}
+
+/// The same instant, however it is held.
+impl PartialEq for Arrival<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.seconds() == other.seconds()
+    }
 }
 
 /// The payload of an event.
@@ -143,4 +211,34 @@ pub struct Event<'a> {
     /// The top-level members of a JSON object, in order, when the decoder
     /// indexed them (empty otherwise: readers then walk the text themselves).
     pub members: &'a [MemberSpan],
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn written(arrival: Arrival<'_>) -> String {
+        let mut out = Vec::new();
+        arrival.write_json(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn a_plain_decimal_arrival_is_written_as_it_came_and_read_when_asked() {
+        for text in ["1732500000.250", "1732500000", "0", "0.5", "1545084650.987"] {
+            let arrival = Arrival::plain(text.as_bytes()).unwrap();
+            assert_eq!(written(arrival), text);
+            assert_eq!(arrival.seconds(), text.parse::<f64>().unwrap(), "{text}");
+        }
+        assert_eq!(Arrival::plain(b"1732500000.250").unwrap(), Arrival::from(1732500000.25));
+    }
+
+    #[test]
+    fn any_other_number_text_is_not_kept_as_text() {
+        for text in ["", "01", "00.5", "1.", ".5", "-1.5", "1e9", "1.5E3", "1.2.3", "12a", "+1", "١٢"] {
+            assert!(Arrival::plain(text.as_bytes()).is_none(), "{text}");
+        }
+        assert_eq!(written(Arrival::from(1.7e9)), "1700000000.0");
+    }
 }

@@ -90,7 +90,7 @@ fn fold(plan: &Plan, inputs: &[Input]) -> (WindowState, Vec<Verdict>) {
                 sequence_number: "1",
                 subsequence_number: None,
                 partition_key: "pk",
-                approximate_arrival: (START + 100_000) as f64 / 1000.0,
+                approximate_arrival: ((START + 100_000) as f64 / 1000.0).into(),
             };
             p.fold(&Event { coords, data, log: None, members: &[] })
         })

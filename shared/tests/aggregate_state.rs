@@ -68,7 +68,7 @@ fn fold_all(plan: &Plan) -> WindowState {
             sequence_number: "1",
             subsequence_number: None,
             partition_key: "pk",
-            approximate_arrival: (START + 60_000) as f64 / 1000.0,
+            approximate_arrival: ((START + 60_000) as f64 / 1000.0).into(),
         };
         assert_eq!(
             p.fold(&Event { coords, data: Data::Json(Cow::Borrowed(&json)), log: None, members: &[] }),

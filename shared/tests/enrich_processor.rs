@@ -41,7 +41,7 @@ fn coords(record: usize, sub: Option<u64>) -> Coords<'static> {
         sequence_number: "49590338271490256608559692538361571095921575989136588898",
         subsequence_number: sub,
         partition_key: "pk",
-        approximate_arrival: ARRIVAL,
+        approximate_arrival: ARRIVAL.into(),
     }
 }
 

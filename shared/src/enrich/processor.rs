@@ -176,7 +176,8 @@ impl<'a> EnrichProcessor<'a> {
         let log_time = || {
             log.and_then(|l| chrono::DateTime::from_timestamp_millis(l.timestamp_ms)).map(|t| (t, TimeSource::Event))
         };
-        let arrival = || from_epoch_seconds(event.coords.approximate_arrival).map(|t| (t, TimeSource::Arrival));
+        let arrival =
+            || from_epoch_seconds(event.coords.approximate_arrival.seconds()).map(|t| (t, TimeSource::Arrival));
         if let Some((time, from)) = event_time.or_else(log_time).or_else(arrival) {
             tail.extend_from_slice(b",\"time\":");
             write_time(tail, &time);

@@ -95,7 +95,7 @@ impl Processor for DetectProcessor<'_> {
             return Err(NOT_JSON);
         };
         let ordinal = self.ordinal(&event.coords);
-        let arrival_ms = (event.coords.approximate_arrival * 1000.0) as i64;
+        let arrival_ms = (event.coords.approximate_arrival.seconds() * 1000.0) as i64;
         let parsed = parse(raw, || coords_id(&event.coords, ordinal), arrival_ms)?;
         let keys = keys_of(&parsed.event);
         if keys.iter().any(|k| k.pk().len() > DYNAMODB_MAX_PARTITION_KEY_BYTES) {

@@ -181,7 +181,7 @@ impl<'p> AggregateProcessor<'p> {
             Some(t) => (t, true),
             None => match event.log {
                 Some(log) => (log.timestamp_ms, true),
-                None => ((event.coords.approximate_arrival * 1000.0) as i64, false),
+                None => ((event.coords.approximate_arrival.seconds() * 1000.0) as i64, false),
             },
         };
         if time_ms < self.window.start_ms.saturating_sub(plan.lateness_ms) {
@@ -323,7 +323,7 @@ mod tests {
                 sequence_number: "1",
                 subsequence_number: None,
                 partition_key: "pk",
-                approximate_arrival: (START + 90_000) as f64 / 1000.0,
+                approximate_arrival: ((START + 90_000) as f64 / 1000.0).into(),
             },
             data: Data::Json(Cow::Borrowed(json)),
             log: None,

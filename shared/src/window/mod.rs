@@ -23,7 +23,7 @@
 //! let mut processor = AggregateProcessor::new(&plan, window);
 //! let json = r#"{"source":"svc-auth","time":"2024-11-25T01:01:00Z","http":{"status":503,"latency_ms":12}}"#;
 //! let coords = Coords { record: 0, shard_id: "s", sequence_number: "1", subsequence_number: None,
-//!                       partition_key: "k", approximate_arrival: 1_732_496_460.0 };
+//!                       partition_key: "k", approximate_arrival: 1_732_496_460.0.into() };
 //! let event = Event { coords, data: Data::Json(json.into()), log: None, members: &[] };
 //! assert_eq!(processor.fold(&event), Verdict::Folded);
 //! assert_eq!(processor.state().totals.events, 1);
