@@ -106,7 +106,8 @@ impl Outputs {
         }
     }
 
-    /// Emits `data` to the sink in `slot`, with `partition_key` for streams.
+    /// Emits `data` to the sink in `slot`, with `partition_key` for streams
+    /// (left out for sinks whose service has none).
     pub fn push(&mut self, slot: usize, partition_key: &str, data: Vec<u8>) {
         self.write(slot, partition_key, |out| out.extend_from_slice(&data));
     }
@@ -122,6 +123,8 @@ impl Outputs {
         let start = s.chunk.len();
         write(&mut s.chunk);
         let end = s.chunk.len().max(start);
+        // a sink whose service has no partition keys (Firehose) gets none: no copy made
+        let partition_key = if s.limits.is_none_or(|limits| limits.partition_keys) { partition_key } else { "" };
         if let Some(limits) = s.limits {
             if let Err(reason) = limits.check_record(end - start + partition_key.len()) {
                 s.chunk.truncate(start);
@@ -677,5 +680,20 @@ mod tests {
             assert!(got == *want, "entries differ");
             assert!(slot.pending.is_empty());
         }
+    }
+
+    #[test]
+    fn a_partition_key_counts_toward_a_kinesis_record_and_is_left_out_of_a_firehose_one() {
+        let mut out = Outputs::new([Some(KINESIS), Some(crate::limits::FIREHOSE)], 2);
+        let key = "device-42";
+        let fill = |n: usize| move |buf: &mut Vec<u8>| buf.resize(buf.len() + n, b'x');
+        out.write(0, key, fill(KINESIS.max_record_bytes - key.len()));
+        out.write(1, key, fill(crate::limits::FIREHOSE.max_record_bytes));
+        assert!(out.oversized.is_none());
+        out.write(0, key, fill(KINESIS.max_record_bytes - key.len() + 1));
+        assert!(out.oversized.take().is_some_and(|reason| reason.contains("kinesis")));
+        out.finish();
+        let keys: Vec<&str> = out.slots.iter().flat_map(|s| &s.records).map(|r| r.partition_key.as_str()).collect();
+        assert_eq!(keys, [key, ""]);
     }
 }

@@ -14,6 +14,9 @@ pub struct ServiceLimits {
     pub max_request_bytes: usize,
     /// Most bytes of one entry.
     pub max_record_bytes: usize,
+    /// Whether an entry has a partition key, counted in its bytes (Kinesis);
+    /// Firehose entries are data alone.
+    pub partition_keys: bool,
 }
 
 /// Firehose PutRecordBatch: 500 records, 4 MiB per call, 1,000 KiB per record.
@@ -22,6 +25,7 @@ pub const FIREHOSE: ServiceLimits = ServiceLimits {
     max_records: 500,
     max_request_bytes: 4 * 1024 * 1024,
     max_record_bytes: 1_000 * 1024,
+    partition_keys: false,
 };
 
 /// Firehose bills each record it ingests as a whole number of these (5 KB):
@@ -36,6 +40,7 @@ pub const KINESIS: ServiceLimits = ServiceLimits {
     max_records: 500,
     max_request_bytes: 5 * 1024 * 1024,
     max_record_bytes: 1024 * 1024,
+    partition_keys: true,
 };
 
 /// DynamoDB BatchGetItem: at most 100 keys per request.
