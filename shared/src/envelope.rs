@@ -169,15 +169,15 @@ impl<'a> Reader<'a> {
         c.literal(br#"{"kinesis":{"kinesisSchemaVersion":"1.0","partitionKey":"#).then_some(())?;
         rec.partition_key = Cow::Borrowed(text(c.string()?)?);
         c.literal(br#","sequenceNumber":"#).then_some(())?;
-        rec.sequence_number = Cow::Borrowed(text(c.string()?)?);
+        rec.sequence_number = Cow::Borrowed(text(c.long_string()?)?);
         c.literal(br#","data":"#).then_some(())?;
-        let data = c.string()?;
+        let data = c.long_string()?;
         (!data.escaped).then_some(())?;
         rec.data = Cow::Borrowed(data.raw(bytes));
         c.literal(br#","approximateArrivalTimestamp":"#).then_some(())?;
         rec.approximate_arrival = Arrival::plain(c.number()?)?;
         c.literal(br#"},"eventSource":"aws:kinesis","eventVersion":"1.0","eventID":"#).then_some(())?;
-        rec.shard_id = shard_of(Cow::Borrowed(text(c.string()?)?));
+        rec.shard_id = shard_of(Cow::Borrowed(text(c.long_string()?)?));
         self.event_source_members()?;
         Some(rec)
     }
