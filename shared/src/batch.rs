@@ -528,7 +528,7 @@ pub fn compare_sequence(a: &str, b: &str) -> std::cmp::Ordering {
 
 /// How many records ahead of the one being processed the driver asks for a
 /// record's bytes to be loaded ([`prefetch`]).
-const PREFETCH_AHEAD: usize = 2;
+const PREFETCH_AHEAD: usize = 4;
 
 /// Asks the CPU to start loading `data` into its caches without waiting for
 /// it: its first KiB and its last byte (which base64's padding check reads
