@@ -39,15 +39,12 @@ impl<'a> Arrival<'a> {
     /// The arrival as written, when it is a plain decimal; else `None`
     /// (read it as a number, then [`Arrival::from`] it).
     pub fn plain(text: &'a [u8]) -> Option<Self> {
-        let digits_end =
-            |from: usize| text.iter().skip(from).position(|c| !c.is_ascii_digit()).map_or(text.len(), |n| from + n);
-        let int_end = digits_end(0);
-        let int_ok = int_end == 1 || (int_end > 1 && text[0] != b'0');
-        let ok = match text.get(int_end) {
-            None => int_ok,
-            Some(b'.') => int_ok && int_end + 1 < text.len() && digits_end(int_end + 1) == text.len(),
-            Some(_) => false,
+        let digits = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_digit);
+        let (int, fraction) = match text.iter().position(|&c| c == b'.') {
+            Some(dot) => (&text[..dot], Some(&text[dot + 1..])),
+            None => (text, None),
         };
+        let ok = digits(int) && (int.len() == 1 || int[0] != b'0') && fraction.is_none_or(digits);
         ok.then_some(Arrival(Held::Text(text)))
     }
 

@@ -11,6 +11,8 @@ use std::borrow::Cow;
 use smallvec::SmallVec;
 
 use crate::event::{Data, LogContext, MemberSpan};
+use crate::json::cursor::skip_ws;
+use crate::json::validate::object_end;
 use crate::limits::{DEFAULT_MAX_DECOMPRESSED_BYTES, DEFAULT_MAX_JSON_DEPTH};
 
 pub mod cwlogs;
@@ -196,10 +198,10 @@ pub fn decode_record<'a>(bytes: &'a [u8], limits: &DecodeLimits) -> Units<'a> {
 /// gives the same one event.
 pub fn single_object<'a>(bytes: &'a [u8], limits: &DecodeLimits, members: &mut Vec<MemberSpan>) -> Option<&'a str> {
     // `{` after JSON white space: neither KPL's magic nor gzip's, and not empty
-    let start = crate::json::cursor::skip_ws(bytes, 0);
+    let start = skip_ws(bytes, 0);
     let object = bytes.get(start..).filter(|rest| rest.first() == Some(&b'{'))?;
-    let (len, breaks) = crate::json::validate::object_end(object, 0, limits.max_json_depth, members)?;
-    if breaks || crate::json::cursor::skip_ws(bytes, start + len) != bytes.len() {
+    let (len, breaks) = object_end(object, 0, limits.max_json_depth, members)?;
+    if breaks || skip_ws(bytes, start + len) != bytes.len() {
         return None;
     }
     // the object starts and ends with ASCII braces: char boundaries
