@@ -48,7 +48,7 @@ pub struct EventParts<'a> {
 /// Reads a Lambda Kinesis event: its records, and the raw text of its other
 /// members (skipped over, not checked: whoever reads them parses them).
 pub fn read_event(json: &[u8]) -> Result<EventParts<'_>, String> {
-    let mut r = Reader { c: Cursor::new(json), last_source: None };
+    let mut r = Reader { c: Cursor::new(json), last_source: None, last_shard: None };
     let mut event = EventParts::default();
     r.object(|r, key| {
         if key == b"Records" {
@@ -90,6 +90,9 @@ struct Reader<'a> {
     /// Where the last record read straight through ends, from after its
     /// `eventID`: the event source's members, the same in every record of a batch.
     last_source: Option<std::ops::Range<usize>>,
+    /// The shard the last record read straight through came from (Lambda's
+    /// batches are of one shard).
+    last_shard: Option<&'a str>,
 }
 
 impl<'a> Reader<'a> {
@@ -175,11 +178,37 @@ impl<'a> Reader<'a> {
         (!data.escaped).then_some(())?;
         rec.data = Cow::Borrowed(data.raw(bytes));
         c.literal(br#","approximateArrivalTimestamp":"#).then_some(())?;
-        rec.approximate_arrival = Arrival::plain(c.number()?)?;
+        let (arrival, len) = Arrival::plain_prefix(c.bytes().get(c.pos()..)?)?;
+        c.advance(len);
+        rec.approximate_arrival = arrival;
         c.literal(br#"},"eventSource":"aws:kinesis","eventVersion":"1.0","eventID":"#).then_some(())?;
-        rec.shard_id = shard_of(Cow::Borrowed(text(c.long_string()?)?));
+        rec.shard_id = Cow::Borrowed(self.event_id_shard(&rec.sequence_number)?);
         self.event_source_members()?;
         Some(rec)
+    }
+
+    /// The shard of the `eventID` at the cursor, which Lambda writes as
+    /// `<shard>:<sequence number>`: when that is the last record's shard and
+    /// `sequence_number`, found by comparing instead of searching.
+    fn event_id_shard(&mut self, sequence_number: &str) -> Option<&'a str> {
+        let rest = self.c.bytes().get(self.c.pos()..)?;
+        if let Some(shard) = self.last_shard {
+            let after = rest
+                .strip_prefix(b"\"")
+                .and_then(|r| r.strip_prefix(shard.as_bytes()))
+                .and_then(|r| r.strip_prefix(b":"))
+                .and_then(|r| r.strip_prefix(sequence_number.as_bytes()))
+                .and_then(|r| r.strip_prefix(b"\""));
+            if let Some(after) = after {
+                self.c.advance(rest.len() - after.len());
+                return Some(shard);
+            }
+        }
+        let span = self.c.long_string()?;
+        let event_id = (!span.escaped).then(|| std::str::from_utf8(span.raw(self.c.bytes())).ok()).flatten()?;
+        let shard = shard_part(event_id);
+        self.last_shard = Some(shard);
+        Some(shard)
     }
 
     /// The members after `eventID` in Lambda's layout, up to the record's
@@ -330,7 +359,7 @@ mod tests {
         assert_eq!(a[1].shard_id, "shardId-000000000001");
         // the first record of Lambda's layout is read straight through; the second is not
         let first = lambda.iter().position(|&b| b == b'[').unwrap() + 1;
-        let mut r = Reader { c: Cursor::at(&lambda, first), last_source: None };
+        let mut r = Reader { c: Cursor::at(&lambda, first), last_source: None, last_shard: None };
         assert_eq!(r.lambda_layout().as_ref(), Some(&a[0]));
         r.c.eat(b',');
         assert_eq!(r.lambda_layout(), None);
@@ -362,6 +391,50 @@ mod tests {
         // a record cut short where the others' members are is an error, not a match
         let cut = changed.rsplit_once("\"awsRegion\"").unwrap().0.to_string() + "}]}";
         assert!(read_records(cut.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn each_record_s_shard_comes_from_its_own_event_id() {
+        let records: Vec<_> = (0..5)
+            .map(|i| crate::workload::TestRecord { partition_key: format!("pk-{i}"), data: b"{}".to_vec() })
+            .collect();
+        let lambda = crate::workload::kinesis_event(
+            &records,
+            "shardId-000000000002",
+            "arn:aws:kinesis:us-east-1:1:stream/s",
+            1,
+            1.5,
+        );
+        let text = String::from_utf8(lambda).unwrap();
+        // the third record from another shard, the fourth with an event ID not
+        // of its own sequence number, the fifth back to the first shard
+        let mut ids = text.match_indices("\"eventID\":\"shardId-000000000002:").map(|(i, _)| i).collect::<Vec<_>>();
+        ids.reverse();
+        let mut changed = text.clone();
+        for (n, at) in ids.iter().enumerate() {
+            let record = ids.len() - 1 - n;
+            let from = at + "\"eventID\":\"".len();
+            match record {
+                2 => changed.replace_range(from..from + "shardId-000000000002".len(), "shardId-000000000017"),
+                3 => changed.replace_range(from..from + "shardId-000000000002:".len(), "shardId-000000000002:9"),
+                _ => {}
+            }
+        }
+        let value: serde_json::Value = serde_json::from_str(&changed).unwrap();
+        let reordered = serde_json::to_vec_pretty(&value).unwrap();
+        let (ours, general) = (read_records(changed.as_bytes()).unwrap(), read_records(&reordered).unwrap());
+        assert_eq!(ours, general);
+        let shards: Vec<&str> = ours.iter().map(|r| r.shard_id.as_ref()).collect();
+        assert_eq!(
+            shards,
+            [
+                "shardId-000000000002",
+                "shardId-000000000002",
+                "shardId-000000000017",
+                "shardId-000000000002",
+                "shardId-000000000002"
+            ]
+        );
     }
 
     #[test]

@@ -39,13 +39,32 @@ impl<'a> Arrival<'a> {
     /// The arrival as written, when it is a plain decimal; else `None`
     /// (read it as a number, then [`Arrival::from`] it).
     pub fn plain(text: &'a [u8]) -> Option<Self> {
-        let digits = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_digit);
-        let (int, fraction) = match text.iter().position(|&c| c == b'.') {
-            Some(dot) => (&text[..dot], Some(&text[dot + 1..])),
-            None => (text, None),
-        };
-        let ok = digits(int) && (int.len() == 1 || int[0] != b'0') && fraction.is_none_or(digits);
-        ok.then_some(Arrival(Held::Text(text)))
+        Self::plain_prefix(text).filter(|&(_, len)| len == text.len()).map(|(arrival, _)| arrival)
+    }
+
+    /// The plain decimal `text` starts with, and its length, in one pass (as
+    /// the envelope reader meets it); `None` when `text` starts with any other
+    /// number form (an exponent, a sign, a leading zero, a bare dot).
+    pub fn plain_prefix(text: &'a [u8]) -> Option<(Self, usize)> {
+        let digits_from =
+            |i: usize| text.get(i..).map_or(0, |rest| rest.iter().take_while(|c| c.is_ascii_digit()).count());
+        let int = digits_from(0);
+        if int == 0 || (int > 1 && text[0] == b'0') {
+            return None;
+        }
+        let mut len = int;
+        if text.get(len) == Some(&b'.') {
+            let fraction = digits_from(len + 1);
+            if fraction == 0 {
+                return None;
+            }
+            len += 1 + fraction;
+        }
+        // more of a number (`e`, a second `.`, a sign) makes it another form
+        if let Some(b'.' | b'e' | b'E' | b'+' | b'-') = text.get(len) {
+            return None;
+        }
+        Some((Arrival(Held::Text(&text[..len])), len))
     }
 
     /// Seconds since the Unix epoch.
@@ -237,5 +256,16 @@ mod tests {
             assert!(Arrival::plain(text.as_bytes()).is_none(), "{text}");
         }
         assert_eq!(written(Arrival::from(1.7e9)), "1700000000.0");
+    }
+
+    #[test]
+    fn a_plain_decimal_is_found_at_the_start_of_the_text_it_ends() {
+        for (text, plain) in [("1732500000.250},", Some("1732500000.250")), ("7,", Some("7")), ("0}", Some("0"))] {
+            let found = Arrival::plain_prefix(text.as_bytes()).map(|(arrival, len)| (written(arrival), len));
+            assert_eq!(found, plain.map(|p| (p.to_string(), p.len())), "{text}");
+        }
+        for text in ["1.5e3}", "1.2.3,", "01}", "-1,", "1.}", "1+2", "}"] {
+            assert!(Arrival::plain_prefix(text.as_bytes()).is_none(), "{text}");
+        }
     }
 }

@@ -410,6 +410,36 @@ pub fn from_epoch_seconds(secs: f64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(whole as i64, micros as u32 * 1000)
 }
 
+/// `text` when it is already the form [`write_time`] writes
+/// (`2024-11-25T01:02:03.456Z`) and a real UTC time: the usual event time,
+/// copied as it came instead of being parsed and written again.
+pub fn canonical_time(text: &str) -> Option<&str> {
+    let b: &[u8; 24] = text.as_bytes().try_into().ok()?;
+    let shape = b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+        && b[19] == b'.'
+        && b[23] == b'Z';
+    let num = |from: usize, to: usize| -> Option<u32> {
+        b[from..to].iter().try_fold(0u32, |n, c| c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0')))
+    };
+    let (year, month, day) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
+    let (hour, minute, second) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
+    num(20, 23)?;
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    let real = (1..=days).contains(&day) && hour < 24 && minute < 60 && second < 60;
+    (shape && real).then_some(text)
+}
+
 /// Appends `time` as a quoted RFC 3339 UTC timestamp with milliseconds:
 /// `"2024-11-25T01:02:03.456Z"` (fixed width, so it sorts as text).
 pub fn write_time(out: &mut Vec<u8>, time: &DateTime<Utc>) {
@@ -553,6 +583,54 @@ mod tests {
                     .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
             ]
         })
+    }
+
+    #[test]
+    fn a_time_already_in_the_written_form_is_kept_only_when_real() {
+        for text in [
+            "2024-11-25T01:02:03.456Z",
+            "2024-02-29T23:59:59.999Z",
+            "0000-01-01T00:00:00.000Z",
+            "2000-02-29T00:00:00.000Z",
+        ] {
+            assert_eq!(canonical_time(text), Some(text));
+            assert_eq!(time_text(Scalar::Str(text.into())).as_deref(), Some(format!("\"{text}\"").as_str()));
+        }
+        for text in [
+            "2023-02-29T00:00:00.000Z",
+            "1900-02-29T00:00:00.000Z",
+            "2024-04-31T00:00:00.000Z",
+            "2024-13-01T00:00:00.000Z",
+            "2024-00-01T00:00:00.000Z",
+            "2024-01-00T00:00:00.000Z",
+            "2024-01-01T24:00:00.000Z",
+            "2024-01-01T00:60:00.000Z",
+            "2024-01-01T00:00:60.000Z",
+            "2024-01-01t00:00:00.000Z",
+            "2024-01-01T00:00:00.000z",
+            "2024-01-01 00:00:00.000Z",
+            "2024-01-01T00:00:00.00Z",
+            "2024-01-01T00:00:00.0000Z",
+            "2024-01-01T00:00:00.00aZ",
+            "+024-01-01T00:00:00.000Z",
+            " 2024-01-01T00:00:00.000Z",
+        ] {
+            assert_eq!(canonical_time(text), None, "{text}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The copy is taken exactly where parsing and writing again give the
+        /// same text (a leap second parses, but is written as `:59.999`).
+        #[test]
+        fn a_kept_time_is_what_parsing_and_writing_give(
+            y in 0u32..10000, mo in 0u32..14, d in 0u32..33, h in 0u32..26, mi in 0u32..62, s in 0u32..62, ms in 0u32..1000,
+        ) {
+            let text = format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{ms:03}Z");
+            let slow = time_text(Scalar::Str(text.as_str().into()));
+            let same = slow.is_some_and(|slow| slow == format!("\"{text}\""));
+            proptest::prop_assert_eq!(canonical_time(&text).is_some(), same, "{}", text);
+        }
     }
 
     proptest::proptest! {

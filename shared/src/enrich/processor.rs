@@ -6,7 +6,9 @@ use crate::json::write_str;
 
 use super::cache::BoundedCache;
 use super::catalog::Catalog;
-use super::fields::{from_epoch_seconds, parse_time, scan_into, write_time, Added, Fields, Member, Scalar, TimeSource};
+use super::fields::{
+    canonical_time, from_epoch_seconds, parse_time, scan_into, write_time, Added, Fields, Member, Scalar, TimeSource,
+};
 use super::geo::{parse_ip, Geo, GeoCaches};
 use super::ua;
 
@@ -172,19 +174,7 @@ impl<'a> EnrichProcessor<'a> {
             write_str(tail, source.unwrap_or(UNKNOWN_SOURCE));
         }
 
-        let event_time = f.time.as_ref().and_then(parse_time).map(|t| (t, TimeSource::Event));
-        let log_time = || {
-            log.and_then(|l| chrono::DateTime::from_timestamp_millis(l.timestamp_ms)).map(|t| (t, TimeSource::Event))
-        };
-        let arrival =
-            || from_epoch_seconds(event.coords.approximate_arrival.seconds()).map(|t| (t, TimeSource::Arrival));
-        if let Some((time, from)) = event_time.or_else(log_time).or_else(arrival) {
-            tail.extend_from_slice(b",\"time\":");
-            write_time(tail, &time);
-            tail.extend_from_slice(b",\"time_source\":\"");
-            tail.extend_from_slice(from.as_str().as_bytes());
-            tail.push(b'"');
-        }
+        write_time_members(event, f, tail);
 
         let mut written = Written::default();
         if self.enricher.geo.is_enabled() {
@@ -203,6 +193,35 @@ impl<'a> EnrichProcessor<'a> {
         }
         written.service = write_service(self.enricher.catalog.as_ref(), f, log.map(|l| l.log_group.as_str()), tail);
         written
+    }
+}
+
+/// Appends `,"time":..,"time_source":..`: the event's own time (copied as it
+/// came when already in the form written), else its log event's, else the
+/// record's arrival.
+fn write_time_members(event: &Event<'_>, f: &Fields<'_>, tail: &mut Vec<u8>) {
+    if let Some(time) = f.time.as_ref().and_then(|t| match t {
+        Scalar::Str(text) => canonical_time(text),
+        Scalar::Number(_) => None,
+    }) {
+        tail.extend_from_slice(b",\"time\":\"");
+        tail.extend_from_slice(time.as_bytes());
+        tail.extend_from_slice(b"\",\"time_source\":\"");
+        tail.extend_from_slice(TimeSource::Event.as_str().as_bytes());
+        tail.push(b'"');
+        return;
+    }
+    let log = event.log;
+    let event_time = f.time.as_ref().and_then(parse_time).map(|t| (t, TimeSource::Event));
+    let log_time =
+        || log.and_then(|l| chrono::DateTime::from_timestamp_millis(l.timestamp_ms)).map(|t| (t, TimeSource::Event));
+    let arrival = || from_epoch_seconds(event.coords.approximate_arrival.seconds()).map(|t| (t, TimeSource::Arrival));
+    if let Some((time, from)) = event_time.or_else(log_time).or_else(arrival) {
+        tail.extend_from_slice(b",\"time\":");
+        write_time(tail, &time);
+        tail.extend_from_slice(b",\"time_source\":\"");
+        tail.extend_from_slice(from.as_str().as_bytes());
+        tail.push(b'"');
     }
 }
 

@@ -148,6 +148,7 @@ fn walk(
 }
 
 /// After a member's key (ending at `key_end`): its colon; returns where the value starts.
+#[inline(always)]
 fn member_value(b: &[u8], key_end: usize, breaks: &mut bool) -> Option<usize> {
     let i = ws(b, key_end, breaks);
     (b.get(i) == Some(&b':')).then(|| ws(b, i + 1, breaks))
