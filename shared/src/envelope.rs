@@ -365,9 +365,9 @@ mod tests {
         assert_eq!(r.lambda_layout(), None);
     }
 
-    #[test]
-    fn records_whose_event_source_changes_mid_batch_are_each_read_whole() {
-        let records: Vec<_> = (0..4)
+    /// A Lambda event of `n` small records from `shardId-000000000002` of the stream `s`.
+    fn small_batch(n: usize) -> String {
+        let records: Vec<_> = (0..n)
             .map(|i| crate::workload::TestRecord { partition_key: format!("pk-{i}"), data: b"{}".to_vec() })
             .collect();
         let lambda = crate::workload::kinesis_event(
@@ -377,15 +377,27 @@ mod tests {
             1,
             1.5,
         );
+        String::from_utf8(lambda).unwrap()
+    }
+
+    /// The records of `text` as read, after checking that the same event
+    /// reordered and spaced out (read by the general walk) gives the same.
+    fn read_as_any_layout_would(text: &str) -> Vec<InRecord<'_>> {
+        let reordered = serde_json::to_vec_pretty(&serde_json::from_str::<serde_json::Value>(text).unwrap()).unwrap();
+        let ours = read_records(text.as_bytes()).unwrap();
+        assert_eq!(ours, read_records(&reordered).unwrap());
+        ours
+    }
+
+    #[test]
+    fn records_whose_event_source_changes_mid_batch_are_each_read_whole() {
         // the third record comes from another stream, with a longer ARN: no prefix of the others'
-        let text = String::from_utf8(lambda).unwrap();
+        let text = small_batch(4);
         let third = text.match_indices("stream/s\"}").nth(2).unwrap().0;
         let changed = format!("{}stream/other\"}}{}", &text[..third], &text[third + "stream/s\"}".len()..]);
         let value: serde_json::Value = serde_json::from_str(&changed).unwrap();
         assert_eq!(value["Records"][2]["eventSourceARN"], "arn:aws:kinesis:us-east-1:1:stream/other");
-        let reordered = serde_json::to_vec_pretty(&value).unwrap();
-        let (ours, general) = (read_records(changed.as_bytes()).unwrap(), read_records(&reordered).unwrap());
-        assert_eq!(ours, general);
+        let ours = read_as_any_layout_would(&changed);
         assert_eq!(ours.len(), 4);
         assert_eq!(ours[3].partition_key, "pk-3");
         // a record cut short where the others' members are is an error, not a match
@@ -395,17 +407,7 @@ mod tests {
 
     #[test]
     fn each_record_s_shard_comes_from_its_own_event_id() {
-        let records: Vec<_> = (0..5)
-            .map(|i| crate::workload::TestRecord { partition_key: format!("pk-{i}"), data: b"{}".to_vec() })
-            .collect();
-        let lambda = crate::workload::kinesis_event(
-            &records,
-            "shardId-000000000002",
-            "arn:aws:kinesis:us-east-1:1:stream/s",
-            1,
-            1.5,
-        );
-        let text = String::from_utf8(lambda).unwrap();
+        let text = small_batch(5);
         // the third record from another shard, the fourth with an event ID not
         // of its own sequence number, the fifth back to the first shard
         let mut ids = text.match_indices("\"eventID\":\"shardId-000000000002:").map(|(i, _)| i).collect::<Vec<_>>();
@@ -420,10 +422,7 @@ mod tests {
                 _ => {}
             }
         }
-        let value: serde_json::Value = serde_json::from_str(&changed).unwrap();
-        let reordered = serde_json::to_vec_pretty(&value).unwrap();
-        let (ours, general) = (read_records(changed.as_bytes()).unwrap(), read_records(&reordered).unwrap());
-        assert_eq!(ours, general);
+        let ours = read_as_any_layout_would(&changed);
         let shards: Vec<&str> = ours.iter().map(|r| r.shard_id.as_ref()).collect();
         assert_eq!(
             shards,
