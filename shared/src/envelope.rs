@@ -48,7 +48,7 @@ pub struct EventParts<'a> {
 /// Reads a Lambda Kinesis event: its records, and the raw text of its other
 /// members (skipped over, not checked: whoever reads them parses them).
 pub fn read_event(json: &[u8]) -> Result<EventParts<'_>, String> {
-    let mut r = Reader { c: Cursor::new(json), last_source: None, last_shard: None };
+    let mut r = Reader::at(json, 0);
     let mut event = EventParts::default();
     r.object(|r, key| {
         if key == b"Records" {
@@ -95,7 +95,18 @@ struct Reader<'a> {
     last_shard: Option<&'a str>,
 }
 
+/// A string's text when it holds no escape and is UTF-8 (as Lambda writes
+/// the fields of its layout); `None` otherwise.
+fn unescaped_text(bytes: &[u8], span: StrSpan) -> Option<&str> {
+    (!span.escaped).then(|| std::str::from_utf8(span.raw(bytes)).ok()).flatten()
+}
+
 impl<'a> Reader<'a> {
+    /// A reader at offset `pos` of `json`, remembering nothing of earlier records.
+    fn at(json: &'a [u8], pos: usize) -> Self {
+        Reader { c: Cursor::at(json, pos), last_source: None, last_shard: None }
+    }
+
     fn error(&self, what: &str) -> String {
         format!("{what} at byte {}", self.c.pos())
     }
@@ -167,7 +178,7 @@ impl<'a> Reader<'a> {
     fn lambda_layout(&mut self) -> Option<InRecord<'a>> {
         let c = &mut self.c;
         let bytes = c.bytes();
-        let text = |span: StrSpan| (!span.escaped).then(|| std::str::from_utf8(span.raw(bytes)).ok()).flatten();
+        let text = |span: StrSpan| unescaped_text(bytes, span);
         let mut rec = InRecord::default();
         c.literal(br#"{"kinesis":{"kinesisSchemaVersion":"1.0","partitionKey":"#).then_some(())?;
         rec.partition_key = Cow::Borrowed(text(c.string()?)?);
@@ -205,8 +216,7 @@ impl<'a> Reader<'a> {
             }
         }
         let span = self.c.long_string()?;
-        let event_id = (!span.escaped).then(|| std::str::from_utf8(span.raw(self.c.bytes())).ok()).flatten()?;
-        let shard = shard_part(event_id);
+        let shard = shard_part(unescaped_text(self.c.bytes(), span)?);
         self.last_shard = Some(shard);
         Some(shard)
     }
@@ -359,7 +369,7 @@ mod tests {
         assert_eq!(a[1].shard_id, "shardId-000000000001");
         // the first record of Lambda's layout is read straight through; the second is not
         let first = lambda.iter().position(|&b| b == b'[').unwrap() + 1;
-        let mut r = Reader { c: Cursor::at(&lambda, first), last_source: None, last_shard: None };
+        let mut r = Reader::at(&lambda, first);
         assert_eq!(r.lambda_layout().as_ref(), Some(&a[0]));
         r.c.eat(b',');
         assert_eq!(r.lambda_layout(), None);

@@ -200,29 +200,34 @@ impl<'a> EnrichProcessor<'a> {
 /// came when already in the form written), else its log event's, else the
 /// record's arrival.
 fn write_time_members(event: &Event<'_>, f: &Fields<'_>, tail: &mut Vec<u8>) {
-    if let Some(time) = f.time.as_ref().and_then(|t| match t {
-        Scalar::Str(text) => canonical_time(text),
-        Scalar::Number(_) => None,
-    }) {
-        tail.extend_from_slice(b",\"time\":\"");
-        tail.extend_from_slice(time.as_bytes());
-        tail.extend_from_slice(b"\",\"time_source\":\"");
-        tail.extend_from_slice(TimeSource::Event.as_str().as_bytes());
-        tail.push(b'"');
+    /// A time to write: its text as it came, or one to write in that form.
+    enum Time<'t> {
+        AsWritten(&'t str),
+        Parsed(chrono::DateTime<chrono::Utc>),
+    }
+    let as_written = match &f.time {
+        Some(Scalar::Str(text)) => canonical_time(text).map(Time::AsWritten),
+        _ => None,
+    };
+    let event_time = || f.time.as_ref().and_then(parse_time).map(Time::Parsed);
+    let log_time = || event.log.and_then(|l| chrono::DateTime::from_timestamp_millis(l.timestamp_ms)).map(Time::Parsed);
+    let arrival = || from_epoch_seconds(event.coords.approximate_arrival.seconds()).map(Time::Parsed);
+    let found = as_written.or_else(event_time).or_else(log_time).map(|t| (t, TimeSource::Event));
+    let Some((time, from)) = found.or_else(|| arrival().map(|t| (t, TimeSource::Arrival))) else {
         return;
+    };
+    tail.extend_from_slice(b",\"time\":");
+    match time {
+        Time::AsWritten(text) => {
+            tail.push(b'"');
+            tail.extend_from_slice(text.as_bytes());
+            tail.push(b'"');
+        }
+        Time::Parsed(time) => write_time(tail, &time),
     }
-    let log = event.log;
-    let event_time = f.time.as_ref().and_then(parse_time).map(|t| (t, TimeSource::Event));
-    let log_time =
-        || log.and_then(|l| chrono::DateTime::from_timestamp_millis(l.timestamp_ms)).map(|t| (t, TimeSource::Event));
-    let arrival = || from_epoch_seconds(event.coords.approximate_arrival.seconds()).map(|t| (t, TimeSource::Arrival));
-    if let Some((time, from)) = event_time.or_else(log_time).or_else(arrival) {
-        tail.extend_from_slice(b",\"time\":");
-        write_time(tail, &time);
-        tail.extend_from_slice(b",\"time_source\":\"");
-        tail.extend_from_slice(from.as_str().as_bytes());
-        tail.push(b'"');
-    }
+    tail.extend_from_slice(b",\"time_source\":\"");
+    tail.extend_from_slice(from.as_str().as_bytes());
+    tail.push(b'"');
 }
 
 /// The added members whose presence depends on the lookups.
