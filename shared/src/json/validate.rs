@@ -32,6 +32,12 @@ pub fn value_end(b: &[u8], start: usize, max_depth: usize) -> Option<usize> {
 /// need mending to be one NDJSON line.
 pub fn object_end(b: &[u8], start: usize, max_depth: usize, members: &mut Vec<MemberSpan>) -> Option<(usize, bool)> {
     members.clear();
+    if b.get(start) == Some(&b'{') {
+        if let Some(end) = compact_object(b, start, max_depth.min(MAX_FAST_DEPTH), &mut |m| members.push(m)) {
+            return Some((end, false));
+        }
+        members.clear();
+    }
     if b.get(skip_ws(b, start)) != Some(&b'{') {
         return None;
     }
@@ -100,7 +106,12 @@ fn walk(
                 depth -= 1;
                 objects >>= 1;
             }
-            b'"' => (i, value_escaped) = string_end(b, i)?,
+            b'"' => {
+                let escaped;
+                (i, escaped) = string_end(b, i)?;
+                // only a member's own string value is flagged, not one nested in it
+                value_escaped = escaped && depth == 1;
+            }
             b't' => i = literal_end(b, i, b"true")?,
             b'f' => i = literal_end(b, i, b"false")?,
             b'n' => i = literal_end(b, i, b"null")?,
@@ -147,6 +158,77 @@ fn walk(
     }
 }
 
+/// The object at `i` (its `{`) when written without white space between
+/// tokens, as serialisers write one line: the offset just past it, `member`
+/// called with each of its own members. `None` when it is not valid JSON in
+/// that form (white space included), or nests deeper than `depth_left`
+/// levels: [`walk`] then decides. Where this says yes, `walk` gives the same
+/// end and members; without its white space checks and depth bookkeeping it
+/// reads the usual payload in about half the instructions.
+fn compact_object(b: &[u8], i: usize, depth_left: usize, member: &mut impl FnMut(MemberSpan)) -> Option<usize> {
+    if depth_left == 0 {
+        return None;
+    }
+    let mut key_start = i + 1;
+    if b.get(key_start) == Some(&b'}') {
+        return Some(key_start + 1);
+    }
+    loop {
+        if b.get(key_start) != Some(&b'"') {
+            return None;
+        }
+        let (key_end, key_escaped) = string_end(b, key_start)?;
+        if b.get(key_end) != Some(&b':') {
+            return None;
+        }
+        let value_start = key_end + 1;
+        // strings, the usual values, without the call
+        let (end, value_escaped) = match b.get(value_start) {
+            Some(b'"') => string_end(b, value_start)?,
+            _ => compact_value(b, value_start, depth_left - 1)?,
+        };
+        member(MemberSpan::new(key_start, key_end, value_start, end)?.with_escapes(key_escaped, value_escaped));
+        match *b.get(end)? {
+            b',' => key_start = end + 1,
+            b'}' => return Some(end + 1),
+            _ => return None,
+        }
+    }
+}
+
+/// The array at `i` (its `[`) without white space, as [`compact_object`] reads objects.
+fn compact_array(b: &[u8], i: usize, depth_left: usize) -> Option<usize> {
+    if depth_left == 0 {
+        return None;
+    }
+    let mut j = i + 1;
+    if b.get(j) == Some(&b']') {
+        return Some(j + 1);
+    }
+    loop {
+        let (end, _) = compact_value(b, j, depth_left - 1)?;
+        match *b.get(end)? {
+            b',' => j = end + 1,
+            b']' => return Some(end + 1),
+            _ => return None,
+        }
+    }
+}
+
+/// The value at `i` without white space: its end, and whether it is a string
+/// holding escapes. `depth_left` is how many more containers may open.
+fn compact_value(b: &[u8], i: usize, depth_left: usize) -> Option<(usize, bool)> {
+    match *b.get(i)? {
+        b'"' => string_end(b, i),
+        b'{' => Some((compact_object(b, i, depth_left, &mut |_| {})?, false)),
+        b'[' => Some((compact_array(b, i, depth_left)?, false)),
+        b't' => Some((literal_end(b, i, b"true")?, false)),
+        b'f' => Some((literal_end(b, i, b"false")?, false)),
+        b'n' => Some((literal_end(b, i, b"null")?, false)),
+        _ => Some((number_end(b, i)?, false)),
+    }
+}
+
 /// After a member's key (ending at `key_end`): its colon; returns where the value starts.
 #[inline(always)]
 fn member_value(b: &[u8], key_end: usize, breaks: &mut bool) -> Option<usize> {
@@ -158,20 +240,10 @@ fn member_value(b: &[u8], key_end: usize, breaks: &mut bool) -> Option<usize> {
 /// escapes: no raw control character, only the escapes JSON has.
 #[inline(always)]
 fn string_end(b: &[u8], i: usize) -> Option<(usize, bool)> {
-    const QUOTES: u64 = 0x0101_0101_0101_0101 * b'"' as u64;
-    const BACKSLASHES: u64 = 0x0101_0101_0101_0101 * b'\\' as u64;
     let mut j = i + 1;
     let mut escaped = false;
     loop {
-        // eight bytes at a time while there are eight
-        while let Some(x) = word_at(b, j) {
-            let stop = swar_eq(x, QUOTES) | swar_eq(x, BACKSLASHES) | swar_below(x, 0x20);
-            if stop != 0 {
-                j += (stop.trailing_zeros() / 8) as usize;
-                break;
-            }
-            j += 8;
-        }
+        j = plain_run_end(b, j);
         match *b.get(j)? {
             b'"' => return Some((j + 1, escaped)),
             b'\\' => {
@@ -182,6 +254,48 @@ fn string_end(b: &[u8], i: usize) -> Option<(usize, bool)> {
             _ => j += 1,
         }
     }
+}
+
+/// Where the run of string bytes from `j` on that need no look (no quote,
+/// backslash or control character) ends: sixteen bytes at a time (SSE2, on
+/// x86-64) while there are sixteen, then eight (SWAR). Within the last eight
+/// bytes it stops at once, and the caller reads byte by byte.
+#[inline(always)]
+fn plain_run_end(b: &[u8], mut j: usize) -> usize {
+    const QUOTES: u64 = 0x0101_0101_0101_0101 * b'"' as u64;
+    const BACKSLASHES: u64 = 0x0101_0101_0101_0101 * b'\\' as u64;
+    #[cfg(target_arch = "x86_64")]
+    while let Some(stop) = string_stops16(b, j) {
+        if stop != 0 {
+            return j + stop.trailing_zeros() as usize;
+        }
+        j += 16;
+    }
+    while let Some(x) = word_at(b, j) {
+        let stop = swar_eq(x, QUOTES) | swar_eq(x, BACKSLASHES) | swar_below(x, 0x20);
+        if stop != 0 {
+            return j + (stop.trailing_zeros() / 8) as usize;
+        }
+        j += 8;
+    }
+    j
+}
+
+/// Flags (bit k for byte k) which of the 16 bytes at `i` are a quote, a
+/// backslash or a control character; `None` when fewer than 16 remain.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn string_stops16(b: &[u8], i: usize) -> Option<u32> {
+    use safe_arch::{
+        bitor_m128i, cmp_eq_mask_i8_m128i, load_unaligned_m128i, min_u8_m128i, move_mask_i8_m128i, set_splat_i8_m128i,
+    };
+    let chunk: &[u8; 16] = b.get(i..i.checked_add(16)?)?.try_into().ok()?;
+    let x = load_unaligned_m128i(chunk);
+    let quote = cmp_eq_mask_i8_m128i(x, set_splat_i8_m128i(b'"' as i8));
+    let backslash = cmp_eq_mask_i8_m128i(x, set_splat_i8_m128i(b'\\' as i8));
+    // x <= 0x1f, unsigned
+    let control = cmp_eq_mask_i8_m128i(min_u8_m128i(x, set_splat_i8_m128i(0x1f)), x);
+    Some(move_mask_i8_m128i(bitor_m128i(bitor_m128i(quote, backslash), control)) as u32)
 }
 
 /// The offset just past the escape starting with the backslash at `j`.
@@ -301,7 +415,83 @@ mod tests {
         assert_eq!(value_end(objects.as_bytes(), 0, 2), None);
     }
 
+    /// The walk's end and members for the object `text`, at most `depth` deep.
+    fn walked(text: &str, depth: usize) -> (Option<usize>, Vec<MemberSpan>) {
+        let mut members = Vec::new();
+        let end = walk(text.as_bytes(), 0, depth, &mut false, |m| members.push(m));
+        (end, members)
+    }
+
+    /// The compact reading's end and members for the object `text`.
+    fn read_compactly(text: &str, depth: usize) -> (Option<usize>, Vec<MemberSpan>) {
+        let mut members = Vec::new();
+        let end = compact_object(text.as_bytes(), 0, depth, &mut |m| members.push(m));
+        (end, members)
+    }
+
+    #[test]
+    fn a_string_s_end_is_found_wherever_it_falls_in_the_sixteen_or_eight_byte_steps() {
+        for run in 0..40 {
+            let plain = "é".repeat(run / 2) + &"a".repeat(run % 2);
+            for (rest, want) in [
+                ("\"", Some(false)),
+                ("\\\"x\"", Some(true)),
+                ("\\u00e9\"", Some(true)),
+                ("\u{1}\"", None),
+                ("\\q\"", None),
+            ] {
+                for tail in ["", ",\"k\":\"0123456789abcdefghij\"}"] {
+                    let text = format!("\"{plain}{rest}{tail}");
+                    let end = 1 + plain.len() + rest.len();
+                    assert_eq!(string_end(text.as_bytes(), 0), want.map(|escaped| (end, escaped)), "{text:?}");
+                }
+            }
+            // unterminated
+            assert_eq!(string_end(format!("\"{plain}").as_bytes(), 0), None);
+        }
+    }
+
+    #[test]
+    fn white_space_and_nesting_past_the_limit_are_left_to_the_walk() {
+        let nested = r#"{"a":{"b":[1,{"c":"d"}]},"e":"f\"g"}"#;
+        assert_eq!(read_compactly(nested, 4), walked(nested, 4));
+        assert_eq!(read_compactly(nested, 4).0, Some(nested.len()));
+        assert_eq!(read_compactly(nested, 3).0, None);
+        assert_eq!(walked(nested, 3).0, None);
+        for spaced in [r#"{ "a":1}"#, r#"{"a" :1}"#, r#"{"a": 1}"#, r#"{"a":1 }"#, "{\"a\":[1,\n2]}"] {
+            assert_eq!(read_compactly(spaced, 4).0, None, "{spaced}");
+            assert!(walked(spaced, 4).0.is_some(), "{spaced}");
+        }
+        // a member's escape flag is its own string's, not one nested in it
+        let (_, members) = read_compactly(nested, 4);
+        assert_eq!(members.iter().map(MemberSpan::value_escaped).collect::<Vec<_>>(), [false, true]);
+    }
+
     proptest! {
+        #[test]
+        fn objects_written_without_white_space_are_read_compactly_as_the_walk_reads_them(
+            v in crate::json::cursor::tests::any_json(),
+            at in any::<prop::sample::Index>(),
+            by in "[\\[\\]{}\",:0-9.eE+\\-\\\\ a\u{1}]",
+            depth in 1usize..6,
+        ) {
+            let object = format!("{{\"v\":{v},\"w\":[{v}],\"x\":\"a\\\"b\"}}");
+            let (end, members) = read_compactly(&object, 64);
+            prop_assert_eq!(end, Some(object.len()));
+            prop_assert_eq!((end, members), walked(&object, 64));
+            // changed by one byte, or limited in depth: where the compact reading says yes, the walk says the same
+            let mut mangled = object.clone();
+            let pos = at.index(mangled.len() + 1);
+            let pos = (0..=pos).rev().find(|&p| mangled.is_char_boundary(p)).unwrap_or(0);
+            mangled.insert_str(pos, &by);
+            for (text, depth) in [(&mangled, 64), (&object, depth)] {
+                let compact = read_compactly(text, depth);
+                if compact.0.is_some() {
+                    prop_assert_eq!(&compact, &walked(text, depth), "{}", text);
+                }
+            }
+        }
+
         #[test]
         fn agrees_with_serde_on_serialised_values(v in crate::json::cursor::tests::any_json()) {
             prop_assert!(ours_accepts(&v), "{}", v);
