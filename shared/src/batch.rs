@@ -605,22 +605,17 @@ pub fn quarantine_line(coords: &Coords<'_>, reason: &str, raw: &[u8]) -> SinkRec
 
 /// Appends `,"partition_key":..,"sequence_number":..,["subsequence_number":..,]"approximate_arrival":..,"shard_id":..`.
 pub fn write_coords(out: &mut Vec<u8>, coords: &Coords<'_>) {
-    out.push(b',');
-    write_key(out, "partition_key");
+    out.extend_from_slice(b",\"partition_key\":");
     write_str(out, coords.partition_key);
-    out.push(b',');
-    write_key(out, "sequence_number");
+    out.extend_from_slice(b",\"sequence_number\":");
     write_str(out, coords.sequence_number);
     if let Some(sub) = coords.subsequence_number {
-        out.push(b',');
-        write_key(out, "subsequence_number");
+        out.extend_from_slice(b",\"subsequence_number\":");
         write_u64(out, sub);
     }
-    out.push(b',');
-    write_key(out, "approximate_arrival");
+    out.extend_from_slice(b",\"approximate_arrival\":");
     coords.approximate_arrival.write_json(out);
-    out.push(b',');
-    write_key(out, "shard_id");
+    out.extend_from_slice(b",\"shard_id\":");
     write_str(out, coords.shard_id);
 }
 

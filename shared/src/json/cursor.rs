@@ -256,14 +256,23 @@ pub(crate) fn word_at(b: &[u8], i: usize) -> Option<u64> {
     b.get(i..i + 8).and_then(|w| w.try_into().ok()).map(u64::from_le_bytes)
 }
 
-/// The offset of the first `"` or `\` at or after `from`: eight bytes at a
-/// time (SWAR) over the first 64, where most keys and values end; SIMD search past them.
+/// The offset of the first `"` or `\\` at or after `from`: sixteen bytes at
+/// a time (SSE2, on x86-64; else eight, SWAR) over the first 64, where most
+/// keys and values end; memchr's search past them.
 #[inline]
 pub fn find_quote_or_backslash(b: &[u8], from: usize) -> Option<usize> {
     const QUOTES: u64 = LO * b'"' as u64;
     const BACKSLASHES: u64 = LO * b'\\' as u64;
     let limit = from.saturating_add(64);
     let mut i = from;
+    #[cfg(target_arch = "x86_64")]
+    while i < limit {
+        match stops16::<false>(b, i) {
+            Some(0) => i += 16,
+            Some(found) => return Some(i + found.trailing_zeros() as usize),
+            None => break,
+        }
+    }
     while i < limit {
         let Some(x) = word_at(b, i) else {
             return b.get(i..)?.iter().position(|&c| c == b'"' || c == b'\\').map(|k| i + k);
@@ -275,6 +284,51 @@ pub fn find_quote_or_backslash(b: &[u8], from: usize) -> Option<usize> {
         i += 8;
     }
     memchr::memchr2(b'"', b'\\', b.get(i..)?).map(|k| i + k)
+}
+
+/// Where the run of string bytes from `j` on that need no look (no quote,
+/// backslash or control character) ends: sixteen bytes at a time (SSE2, on
+/// x86-64) while there are sixteen, then eight (SWAR). Within the last eight
+/// bytes it stops at once, and the caller reads byte by byte.
+#[inline(always)]
+pub(crate) fn plain_run_end(b: &[u8], mut j: usize) -> usize {
+    const QUOTES: u64 = LO * b'"' as u64;
+    const BACKSLASHES: u64 = LO * b'\\' as u64;
+    #[cfg(target_arch = "x86_64")]
+    while let Some(stop) = stops16::<true>(b, j) {
+        if stop != 0 {
+            return j + stop.trailing_zeros() as usize;
+        }
+        j += 16;
+    }
+    while let Some(x) = word_at(b, j) {
+        let stop = swar_eq(x, QUOTES) | swar_eq(x, BACKSLASHES) | swar_below(x, 0x20);
+        if stop != 0 {
+            return j + (stop.trailing_zeros() / 8) as usize;
+        }
+        j += 8;
+    }
+    j
+}
+
+/// Flags (bit k for byte k) which of the 16 bytes at `i` are a quote or a
+/// backslash, or with `CONTROL` a control character; `None` when fewer than 16 remain.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn stops16<const CONTROL: bool>(b: &[u8], i: usize) -> Option<u32> {
+    use safe_arch::{
+        bitor_m128i, cmp_eq_mask_i8_m128i, load_unaligned_m128i, min_u8_m128i, move_mask_i8_m128i, set_splat_i8_m128i,
+    };
+    let chunk: &[u8; 16] = b.get(i..i.checked_add(16)?)?.try_into().ok()?;
+    let x = load_unaligned_m128i(chunk);
+    let quote = cmp_eq_mask_i8_m128i(x, set_splat_i8_m128i(b'"' as i8));
+    let backslash = cmp_eq_mask_i8_m128i(x, set_splat_i8_m128i(b'\\' as i8));
+    let mut stops = bitor_m128i(quote, backslash);
+    if CONTROL {
+        // x <= 0x1f, unsigned
+        stops = bitor_m128i(stops, cmp_eq_mask_i8_m128i(min_u8_m128i(x, set_splat_i8_m128i(0x1f)), x));
+    }
+    Some(move_mask_i8_m128i(stops) as u32)
 }
 
 #[cfg(test)]
@@ -328,6 +382,9 @@ pub(crate) mod tests {
                     let mut text = "é".repeat(len).into_bytes(); // multi-byte, high bits set
                     text.truncate(len);
                     text[at] = special;
+                    if at > 0 {
+                        text[at - 1] = 0x1f; // a control character is not looked for
+                    }
                     if at + 3 < len {
                         text[at + 3] = b'"';
                     }

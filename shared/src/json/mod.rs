@@ -30,9 +30,10 @@ pub fn quoted_len(s: &str) -> usize {
 }
 
 /// Whether a byte of `b` must be escaped in a JSON string: a quote, a
-/// backslash or a control character (no early exit: the loop vectorises).
+/// backslash or a control character.
 fn needs_escape(b: &[u8]) -> bool {
-    b.iter().fold(false, |any, &c| any | (c < 0x20) | (c == b'"') | (c == b'\\'))
+    let plain = cursor::plain_run_end(b, 0);
+    b.get(plain..).is_some_and(|rest| rest.iter().any(|&c| c < 0x20 || c == b'"' || c == b'\\'))
 }
 
 /// Appends `"key":` (the key must need no escaping).

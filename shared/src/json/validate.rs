@@ -8,7 +8,7 @@
 //! same whichever path ran. It is the fast path because payloads are almost
 //! always valid; a differential property test holds it to `serde_json`.
 
-use super::cursor::{skip_ws, swar_below, swar_eq, word_at};
+use super::cursor::{plain_run_end, skip_ws};
 use crate::event::MemberSpan;
 
 /// Nesting never accepted here, whatever the configured limit: `serde_json`
@@ -254,48 +254,6 @@ fn string_end(b: &[u8], i: usize) -> Option<(usize, bool)> {
             _ => j += 1,
         }
     }
-}
-
-/// Where the run of string bytes from `j` on that need no look (no quote,
-/// backslash or control character) ends: sixteen bytes at a time (SSE2, on
-/// x86-64) while there are sixteen, then eight (SWAR). Within the last eight
-/// bytes it stops at once, and the caller reads byte by byte.
-#[inline(always)]
-fn plain_run_end(b: &[u8], mut j: usize) -> usize {
-    const QUOTES: u64 = 0x0101_0101_0101_0101 * b'"' as u64;
-    const BACKSLASHES: u64 = 0x0101_0101_0101_0101 * b'\\' as u64;
-    #[cfg(target_arch = "x86_64")]
-    while let Some(stop) = string_stops16(b, j) {
-        if stop != 0 {
-            return j + stop.trailing_zeros() as usize;
-        }
-        j += 16;
-    }
-    while let Some(x) = word_at(b, j) {
-        let stop = swar_eq(x, QUOTES) | swar_eq(x, BACKSLASHES) | swar_below(x, 0x20);
-        if stop != 0 {
-            return j + (stop.trailing_zeros() / 8) as usize;
-        }
-        j += 8;
-    }
-    j
-}
-
-/// Flags (bit k for byte k) which of the 16 bytes at `i` are a quote, a
-/// backslash or a control character; `None` when fewer than 16 remain.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn string_stops16(b: &[u8], i: usize) -> Option<u32> {
-    use safe_arch::{
-        bitor_m128i, cmp_eq_mask_i8_m128i, load_unaligned_m128i, min_u8_m128i, move_mask_i8_m128i, set_splat_i8_m128i,
-    };
-    let chunk: &[u8; 16] = b.get(i..i.checked_add(16)?)?.try_into().ok()?;
-    let x = load_unaligned_m128i(chunk);
-    let quote = cmp_eq_mask_i8_m128i(x, set_splat_i8_m128i(b'"' as i8));
-    let backslash = cmp_eq_mask_i8_m128i(x, set_splat_i8_m128i(b'\\' as i8));
-    // x <= 0x1f, unsigned
-    let control = cmp_eq_mask_i8_m128i(min_u8_m128i(x, set_splat_i8_m128i(0x1f)), x);
-    Some(move_mask_i8_m128i(bitor_m128i(bitor_m128i(quote, backslash), control)) as u32)
 }
 
 /// The offset just past the escape starting with the backslash at `j`.
