@@ -33,7 +33,7 @@ pub fn value_end(b: &[u8], start: usize, max_depth: usize) -> Option<usize> {
 pub fn object_end(b: &[u8], start: usize, max_depth: usize, members: &mut Vec<MemberSpan>) -> Option<(usize, bool)> {
     members.clear();
     if b.get(start) == Some(&b'{') {
-        if let Some(end) = compact_object(b, start, max_depth.min(MAX_FAST_DEPTH), &mut |m| members.push(m)) {
+        if let Some(end) = compact_object::<true>(b, start, max_depth.min(MAX_FAST_DEPTH), members) {
             return Some((end, false));
         }
         members.clear();
@@ -159,13 +159,18 @@ fn walk(
 }
 
 /// The object at `i` (its `{`) when written without white space between
-/// tokens, as serialisers write one line: the offset just past it, `member`
-/// called with each of its own members. `None` when it is not valid JSON in
+/// tokens, as serialisers write one line: the offset just past it, with
+/// each of its own members pushed to `members` when it is the `TOP` object. `None` when it is not valid JSON in
 /// that form (white space included), or nests deeper than `depth_left`
 /// levels: [`walk`] then decides. Where this says yes, `walk` gives the same
 /// end and members; without its white space checks and depth bookkeeping it
 /// reads the usual payload in about half the instructions.
-fn compact_object(b: &[u8], i: usize, depth_left: usize, member: &mut impl FnMut(MemberSpan)) -> Option<usize> {
+fn compact_object<const TOP: bool>(
+    b: &[u8],
+    i: usize,
+    depth_left: usize,
+    members: &mut Vec<MemberSpan>,
+) -> Option<usize> {
     if depth_left == 0 {
         return None;
     }
@@ -187,7 +192,10 @@ fn compact_object(b: &[u8], i: usize, depth_left: usize, member: &mut impl FnMut
             Some(b'"') => string_end(b, value_start)?,
             _ => compact_value(b, value_start, depth_left - 1)?,
         };
-        member(MemberSpan::new(key_start, key_end, value_start, end)?.with_escapes(key_escaped, value_escaped));
+        if TOP {
+            members
+                .push(MemberSpan::new(key_start, key_end, value_start, end)?.with_escapes(key_escaped, value_escaped));
+        }
         match *b.get(end)? {
             b',' => key_start = end + 1,
             b'}' => return Some(end + 1),
@@ -220,7 +228,7 @@ fn compact_array(b: &[u8], i: usize, depth_left: usize) -> Option<usize> {
 fn compact_value(b: &[u8], i: usize, depth_left: usize) -> Option<(usize, bool)> {
     match *b.get(i)? {
         b'"' => string_end(b, i),
-        b'{' => Some((compact_object(b, i, depth_left, &mut |_| {})?, false)),
+        b'{' => Some((compact_object::<false>(b, i, depth_left, &mut Vec::new())?, false)),
         b'[' => Some((compact_array(b, i, depth_left)?, false)),
         b't' => Some((literal_end(b, i, b"true")?, false)),
         b'f' => Some((literal_end(b, i, b"false")?, false)),
@@ -383,7 +391,7 @@ mod tests {
     /// The compact reading's end and members for the object `text`.
     fn read_compactly(text: &str, depth: usize) -> (Option<usize>, Vec<MemberSpan>) {
         let mut members = Vec::new();
-        let end = compact_object(text.as_bytes(), 0, depth, &mut |m| members.push(m));
+        let end = compact_object::<true>(text.as_bytes(), 0, depth, &mut members);
         (end, members)
     }
 
