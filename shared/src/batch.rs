@@ -136,7 +136,7 @@ impl Outputs {
             }
         }
         s.pending.push((s.records.len(), start, end));
-        s.records.push(SinkRecord { partition_key: partition_key.to_string(), data: Bytes::new() });
+        s.records.push(SinkRecord { partition_key: partition_key.into(), data: Bytes::new() });
         s.owners.push(self.item);
     }
 
@@ -673,7 +673,7 @@ mod tests {
         out.finish();
         for (slot, want) in out.slots.iter().zip(&want) {
             let got: Vec<(String, Vec<u8>)> =
-                slot.records.iter().map(|r| (r.partition_key.clone(), r.data.to_vec())).collect();
+                slot.records.iter().map(|r| (r.partition_key.to_string(), r.data.to_vec())).collect();
             assert_eq!(got.len(), want.len());
             assert!(got == *want, "entries differ");
             assert!(slot.pending.is_empty());

@@ -62,7 +62,7 @@ async fn run(name: &str) -> Run {
     let a = app().await;
     let report = a.app.run(&fixture(name), Deadline::after(Duration::from_secs(30))).await.unwrap();
     let parse = |lines: Vec<String>| lines.iter().map(|l| serde_json::from_str::<Value>(l).unwrap()).collect();
-    let keys = a.enriched.records().into_iter().map(|r| r.partition_key).collect();
+    let keys = a.enriched.records().into_iter().map(|r| r.partition_key.into()).collect();
     Run { report, enriched: parse(a.enriched.lines()), keys, quarantine: parse(a.quarantine.lines()) }
 }
 

@@ -213,7 +213,7 @@ async fn run(f: &Fixture, alerts: Arc<MemorySink>) -> Run {
     let alerts = alerts
         .records()
         .iter()
-        .map(|r| (r.partition_key.clone(), serde_json::from_slice::<Value>(&r.data).unwrap()))
+        .map(|r| (r.partition_key.to_string(), serde_json::from_slice::<Value>(&r.data).unwrap()))
         .collect();
     Run { report, alerts, quarantine: quarantine.count() }
 }

@@ -27,7 +27,7 @@ async fn given_a_stream_when_the_sink_sends_records_then_they_are_read_back_in_o
     assert!(report.is_ok(), "{report:?}");
     let got = env.read_stream(&stream, sent.len(), Duration::from_secs(30)).await.unwrap();
     let got: Vec<(String, Vec<u8>)> = got.into_iter().map(|(_, key, data)| (key, data)).collect();
-    let want: Vec<(String, Vec<u8>)> = sent.into_iter().map(|r| (r.partition_key, r.data.into())).collect();
+    let want: Vec<(String, Vec<u8>)> = sent.into_iter().map(|r| (r.partition_key.into(), r.data.into())).collect();
     assert_eq!(got, want);
     env.delete_kinesis_stream(&stream).await;
 }

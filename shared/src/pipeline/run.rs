@@ -621,7 +621,7 @@ fn to_test_record(r: SinkRecord) -> TestRecord {
     if data.last() == Some(&b'\n') {
         data.truncate(data.len() - 1);
     }
-    TestRecord { partition_key: r.partition_key, data: data.into() }
+    TestRecord { partition_key: r.partition_key.into(), data: data.into() }
 }
 
 fn handler(function: &'static str, e: impl std::fmt::Display) -> PipelineError {

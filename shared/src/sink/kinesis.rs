@@ -114,7 +114,7 @@ impl KinesisSink {
             .map(|&i| {
                 PutRecordsRequestEntry::builder()
                     .data(Blob::new(records[i].data.clone()))
-                    .partition_key(records[i].partition_key.clone())
+                    .partition_key(records[i].partition_key.to_string())
                     .build()
             })
             .collect::<Result<Vec<_>, _>>()
@@ -352,8 +352,8 @@ mod tests {
     async fn entries_kinesis_can_never_accept_fail_unsent() {
         let (rule, requests) = rule(|_, _| false);
         let mut recs = records(4);
-        recs[1].partition_key = String::new();
-        recs[2].partition_key = "k".repeat(KINESIS_MAX_PARTITION_KEY_CHARS + 1);
+        recs[1].partition_key = Default::default();
+        recs[2].partition_key = "k".repeat(KINESIS_MAX_PARTITION_KEY_CHARS + 1).into();
         recs[3].data = vec![b'x'; KINESIS.max_record_bytes - recs[3].partition_key.len() + 1].into();
         let report = sink(&rule, "enriched").send(SinkBatch { key: "k", records: &recs }, minute()).await;
         assert_eq!(report.failed, vec![1, 2, 3]);

@@ -7,6 +7,7 @@
 
 use async_trait::async_trait;
 use bytes::Bytes;
+pub use compact_str::CompactString;
 
 use crate::deadline::Deadline;
 use crate::limits::ServiceLimits;
@@ -31,8 +32,9 @@ pub use timed::{CpuMeter, TimedSink};
 /// One entry for a sink: bytes and the partition key streams need.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SinkRecord {
-    /// Kinesis partition key (ignored by sinks without one).
-    pub partition_key: String,
+    /// Kinesis partition key (ignored by sinks without one); kept inline,
+    /// without an allocation per record, up to 24 bytes.
+    pub partition_key: CompactString,
     /// The payload; for line-oriented sinks one NDJSON line, ending in `\n`.
     /// Cheap to share: the batch driver cuts a batch's entries out of one buffer.
     pub data: Bytes,
@@ -40,7 +42,7 @@ pub struct SinkRecord {
 
 impl SinkRecord {
     /// An entry from its key and bytes.
-    pub fn new(partition_key: impl Into<String>, data: impl Into<Bytes>) -> Self {
+    pub fn new(partition_key: impl Into<CompactString>, data: impl Into<Bytes>) -> Self {
         Self { partition_key: partition_key.into(), data: data.into() }
     }
 }
