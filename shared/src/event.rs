@@ -204,6 +204,15 @@ impl MemberSpan {
         crate::json::cursor::string_literal_known(key, self.key_end & ESCAPED != 0)
     }
 
+    /// The member's name as written, without its quotes, when it holds no
+    /// escapes (`None` otherwise: [`MemberSpan::name`] unescapes it).
+    pub fn plain_name<'a>(&self, text: &'a [u8]) -> Option<&'a [u8]> {
+        if self.key_end & ESCAPED != 0 {
+            return None;
+        }
+        text.get(self.start() + 1..(self.key_end as usize).checked_sub(1)?)
+    }
+
     /// The value's raw text.
     pub fn value<'a>(&self, text: &'a str) -> Option<&'a str> {
         text.get(self.value_start()..self.end())

@@ -116,17 +116,22 @@ pub fn scan_into<'a>(
     members: &mut Vec<Member>,
     fields: &mut Fields<'a>,
 ) -> Option<()> {
-    let mut read = |start, name: Cow<'_, str>, value, end| {
-        if let Some(name) = fields.read(&name, value) {
+    let mut read = |start, name: &[u8], value, end| {
+        if let Some(name) = fields.read(name, value) {
             members.push(Member { start, end, name });
         }
     };
     if index.is_empty() {
-        for_each_member(text, |start, name, value, end| read(start, name, Raw { text: value, escaped: None }, end))?;
+        for_each_member(text, |start, name, value, end| {
+            read(start, name.as_bytes(), Raw { text: value, escaped: None }, end)
+        })?;
     } else {
         for m in index {
             let value = Raw { text: m.value(text)?, escaped: Some(m.value_escaped()) };
-            read(m.start(), m.name(text)?, value, m.end());
+            match m.plain_name(text.as_bytes()) {
+                Some(name) => read(m.start(), name, value, m.end()),
+                None => read(m.start(), m.name(text)?.as_bytes(), value, m.end()),
+            }
         }
     }
     Some(())
@@ -169,52 +174,52 @@ fn for_each_member<'a>(text: &'a str, mut member: impl FnMut(usize, Cow<'a, str>
 impl<'a> Fields<'a> {
     /// Takes what it needs from one member; returns the added field it is to
     /// give way to, if any.
-    fn read(&mut self, name: &str, value: Raw<'a>) -> Option<Added> {
+    fn read(&mut self, name: &[u8], value: Raw<'a>) -> Option<Added> {
         match name {
-            "id" => {
+            b"id" => {
                 self.id = scalar(value);
                 (!matches!(self.id, Some(Scalar::Str(_)))).then_some(Added::Id)
             }
-            "kind" => {
+            b"kind" => {
                 self.kind = value.string();
                 self.kind.is_none().then_some(Added::Kind)
             }
-            "source" => {
+            b"source" => {
                 self.source = value.string();
                 self.source.is_none().then_some(Added::Source)
             }
-            "service" => {
+            b"service" => {
                 self.service = value.string();
                 Some(Added::Service)
             }
-            "time" => {
+            b"time" => {
                 self.offer_time(0, value);
                 Some(Added::Time)
             }
-            "timestamp" => {
+            b"timestamp" => {
                 self.offer_time(1, value);
                 None
             }
-            "@timestamp" => {
+            b"@timestamp" => {
                 self.offer_time(2, value);
                 None
             }
-            "time_source" => Some(Added::TimeSource),
-            "geo" => Some(Added::Geo),
-            "ua" => {
+            b"time_source" => Some(Added::TimeSource),
+            b"geo" => Some(Added::Geo),
+            b"ua" => {
                 offer(&mut self.ua, &mut self.ua_rank, 0, value);
                 Some(Added::Ua)
             }
-            "user_agent" => offer(&mut self.ua, &mut self.ua_rank, 1, value),
-            "userAgent" => offer(&mut self.ua, &mut self.ua_rank, 2, value),
-            "http_user_agent" => offer(&mut self.ua, &mut self.ua_rank, 3, value),
-            "ip" => offer(&mut self.ip, &mut self.ip_rank, 0, value),
-            "client_ip" => offer(&mut self.ip, &mut self.ip_rank, 1, value),
-            "clientIp" => offer(&mut self.ip, &mut self.ip_rank, 2, value),
-            "source_ip" => offer(&mut self.ip, &mut self.ip_rank, 3, value),
-            "sourceIPAddress" => offer(&mut self.ip, &mut self.ip_rank, 4, value),
-            "remote_addr" => offer(&mut self.ip, &mut self.ip_rank, 5, value),
-            "srcaddr" => offer(&mut self.ip, &mut self.ip_rank, 6, value),
+            b"user_agent" => offer(&mut self.ua, &mut self.ua_rank, 1, value),
+            b"userAgent" => offer(&mut self.ua, &mut self.ua_rank, 2, value),
+            b"http_user_agent" => offer(&mut self.ua, &mut self.ua_rank, 3, value),
+            b"ip" => offer(&mut self.ip, &mut self.ip_rank, 0, value),
+            b"client_ip" => offer(&mut self.ip, &mut self.ip_rank, 1, value),
+            b"clientIp" => offer(&mut self.ip, &mut self.ip_rank, 2, value),
+            b"source_ip" => offer(&mut self.ip, &mut self.ip_rank, 3, value),
+            b"sourceIPAddress" => offer(&mut self.ip, &mut self.ip_rank, 4, value),
+            b"remote_addr" => offer(&mut self.ip, &mut self.ip_rank, 5, value),
+            b"srcaddr" => offer(&mut self.ip, &mut self.ip_rank, 6, value),
             _ => None,
         }
     }
