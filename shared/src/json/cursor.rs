@@ -311,11 +311,56 @@ pub(crate) fn plain_run_end(b: &[u8], mut j: usize) -> usize {
     j
 }
 
+/// Words of [`quote_bits`]' map: payloads up to 1 KiB get one.
+pub(crate) const QUOTE_WORDS: usize = 16;
+
+/// Where the quotes of `b` are (bit k of word k / 64 for byte k), in `words`,
+/// when `b` has no backslash and no control character and fits the map;
+/// `None` otherwise (and always without SSE2).
+#[inline]
+pub(crate) fn quote_bits<'w>(b: &[u8], words: &'w mut [u64; QUOTE_WORDS]) -> Option<&'w [u64]> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if b.len() > QUOTE_WORDS * 64 {
+            return None;
+        }
+        let mut special = 0u32;
+        let mut chunks = b.chunks_exact(16);
+        for (k, chunk) in chunks.by_ref().enumerate() {
+            let (stops, quotes) = classify16::<true>(chunk, 0)?;
+            special |= stops & !quotes;
+            words[k / 4] |= u64::from(quotes) << (16 * (k % 4));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let k = b.len() / 16;
+            let mut padded = [b' '; 16];
+            padded[..rest.len()].copy_from_slice(rest);
+            let (stops, quotes) = classify16::<true>(&padded, 0)?;
+            special |= stops & !quotes;
+            words[k / 4] |= u64::from(quotes) << (16 * (k % 4));
+        }
+        (special == 0).then_some(&words[..b.len().div_ceil(64)])
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (b, words);
+        None
+    }
+}
+
 /// Flags (bit k for byte k) which of the 16 bytes at `i` are a quote or a
 /// backslash, or with `CONTROL` a control character; `None` when fewer than 16 remain.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn stops16<const CONTROL: bool>(b: &[u8], i: usize) -> Option<u32> {
+    classify16::<CONTROL>(b, i).map(|(stops, _)| stops)
+}
+
+/// [`stops16`]'s flags, and which of those bytes are quotes.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn classify16<const CONTROL: bool>(b: &[u8], i: usize) -> Option<(u32, u32)> {
     use safe_arch::{
         bitor_m128i, cmp_eq_mask_i8_m128i, load_unaligned_m128i, min_u8_m128i, move_mask_i8_m128i, set_splat_i8_m128i,
     };
@@ -328,7 +373,7 @@ fn stops16<const CONTROL: bool>(b: &[u8], i: usize) -> Option<u32> {
         // x <= 0x1f, unsigned
         stops = bitor_m128i(stops, cmp_eq_mask_i8_m128i(min_u8_m128i(x, set_splat_i8_m128i(0x1f)), x));
     }
-    Some(move_mask_i8_m128i(stops) as u32)
+    Some((move_mask_i8_m128i(stops) as u32, move_mask_i8_m128i(quote) as u32))
 }
 
 #[cfg(test)]

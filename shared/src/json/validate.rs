@@ -8,7 +8,7 @@
 //! same whichever path ran. It is the fast path because payloads are almost
 //! always valid; a differential property test holds it to `serde_json`.
 
-use super::cursor::{plain_run_end, skip_ws};
+use super::cursor::{plain_run_end, quote_bits, skip_ws, QUOTE_WORDS};
 use crate::event::MemberSpan;
 
 /// Nesting never accepted here, whatever the configured limit: `serde_json`
@@ -33,7 +33,14 @@ pub fn value_end(b: &[u8], start: usize, max_depth: usize) -> Option<usize> {
 pub fn object_end(b: &[u8], start: usize, max_depth: usize, members: &mut Vec<MemberSpan>) -> Option<(usize, bool)> {
     members.clear();
     if b.get(start) == Some(&b'{') {
-        if let Some(end) = compact_object::<true>(b, start, max_depth.min(MAX_FAST_DEPTH), members) {
+        let depth = max_depth.min(MAX_FAST_DEPTH);
+        let mut words = [0u64; QUOTE_WORDS];
+        // white space after the object (a record's final line break) is not in the map
+        let compact = match quote_bits(b.trim_ascii_end(), &mut words) {
+            Some(quotes) => compact_object::<true, _>(b, start, depth, members, QuoteBits(quotes)),
+            None => compact_object::<true, _>(b, start, depth, members, Scan),
+        };
+        if let Some(end) = compact {
             return Some((end, false));
         }
         members.clear();
@@ -165,11 +172,12 @@ fn walk(
 /// levels: [`walk`] then decides. Where this says yes, `walk` gives the same
 /// end and members; without its white space checks and depth bookkeeping it
 /// reads the usual payload in about half the instructions.
-fn compact_object<const TOP: bool>(
+fn compact_object<const TOP: bool, S: StringEnds>(
     b: &[u8],
     i: usize,
     depth_left: usize,
     members: &mut Vec<MemberSpan>,
+    strings: S,
 ) -> Option<usize> {
     if depth_left == 0 {
         return None;
@@ -182,15 +190,15 @@ fn compact_object<const TOP: bool>(
         if b.get(key_start) != Some(&b'"') {
             return None;
         }
-        let (key_end, key_escaped) = string_end(b, key_start)?;
+        let (key_end, key_escaped) = strings.end(b, key_start)?;
         if b.get(key_end) != Some(&b':') {
             return None;
         }
         let value_start = key_end + 1;
         // strings, the usual values, without the call
         let (end, value_escaped) = match b.get(value_start) {
-            Some(b'"') => string_end(b, value_start)?,
-            _ => compact_value(b, value_start, depth_left - 1)?,
+            Some(b'"') => strings.end(b, value_start)?,
+            _ => compact_value(b, value_start, depth_left - 1, strings)?,
         };
         if TOP {
             members
@@ -205,7 +213,7 @@ fn compact_object<const TOP: bool>(
 }
 
 /// The array at `i` (its `[`) without white space, as [`compact_object`] reads objects.
-fn compact_array(b: &[u8], i: usize, depth_left: usize) -> Option<usize> {
+fn compact_array<S: StringEnds>(b: &[u8], i: usize, depth_left: usize, strings: S) -> Option<usize> {
     if depth_left == 0 {
         return None;
     }
@@ -214,7 +222,7 @@ fn compact_array(b: &[u8], i: usize, depth_left: usize) -> Option<usize> {
         return Some(j + 1);
     }
     loop {
-        let (end, _) = compact_value(b, j, depth_left - 1)?;
+        let (end, _) = compact_value(b, j, depth_left - 1, strings)?;
         match *b.get(end)? {
             b',' => j = end + 1,
             b']' => return Some(end + 1),
@@ -225,15 +233,56 @@ fn compact_array(b: &[u8], i: usize, depth_left: usize) -> Option<usize> {
 
 /// The value at `i` without white space: its end, and whether it is a string
 /// holding escapes. `depth_left` is how many more containers may open.
-fn compact_value(b: &[u8], i: usize, depth_left: usize) -> Option<(usize, bool)> {
+fn compact_value<S: StringEnds>(b: &[u8], i: usize, depth_left: usize, strings: S) -> Option<(usize, bool)> {
     match *b.get(i)? {
-        b'"' => string_end(b, i),
-        b'{' => Some((compact_object::<false>(b, i, depth_left, &mut Vec::new())?, false)),
-        b'[' => Some((compact_array(b, i, depth_left)?, false)),
+        b'"' => strings.end(b, i),
+        b'{' => Some((compact_object::<false, _>(b, i, depth_left, &mut Vec::new(), strings)?, false)),
+        b'[' => Some((compact_array(b, i, depth_left, strings)?, false)),
         b't' => Some((literal_end(b, i, b"true")?, false)),
         b'f' => Some((literal_end(b, i, b"false")?, false)),
         b'n' => Some((literal_end(b, i, b"null")?, false)),
         _ => Some((number_end(b, i)?, false)),
+    }
+}
+
+/// How the compact walk finds where the string opening at `i` ends (just past
+/// its closing quote), and whether it holds escapes.
+trait StringEnds: Copy {
+    fn end(self, b: &[u8], i: usize) -> Option<(usize, bool)>;
+}
+
+/// By scanning its bytes: [`string_end`].
+#[derive(Clone, Copy)]
+struct Scan;
+
+impl StringEnds for Scan {
+    #[inline(always)]
+    fn end(self, b: &[u8], i: usize) -> Option<(usize, bool)> {
+        string_end(b, i)
+    }
+}
+
+/// By the next bit of the payload's quote map ([`quote_bits`]): there is no
+/// backslash or control character in the payload, so a string ends at the
+/// next quote.
+#[derive(Clone, Copy)]
+struct QuoteBits<'q>(&'q [u64]);
+
+impl StringEnds for QuoteBits<'_> {
+    #[inline(always)]
+    fn end(self, _: &[u8], i: usize) -> Option<(usize, bool)> {
+        let from = i + 1;
+        let mut word = from / 64;
+        let mut base = from;
+        let mut bits = self.0.get(word)? >> (from % 64);
+        loop {
+            if bits != 0 {
+                return Some((base + bits.trailing_zeros() as usize + 1, false));
+            }
+            word += 1;
+            base = word * 64;
+            bits = *self.0.get(word)?;
+        }
     }
 }
 
@@ -389,10 +438,42 @@ mod tests {
     }
 
     /// The compact reading's end and members for the object `text`.
+    /// The compact reading's end and members for the object `text`; where
+    /// the text has a quote map, read with it too, and the two agree.
     fn read_compactly(text: &str, depth: usize) -> (Option<usize>, Vec<MemberSpan>) {
         let mut members = Vec::new();
-        let end = compact_object::<true>(text.as_bytes(), 0, depth, &mut members);
+        let end = compact_object::<true, _>(text.as_bytes(), 0, depth, &mut members, Scan);
+        let mut words = [0; QUOTE_WORDS];
+        if let Some(quotes) = quote_bits(text.as_bytes(), &mut words) {
+            let mut by_map = Vec::new();
+            let end_by_map = compact_object::<true, _>(text.as_bytes(), 0, depth, &mut by_map, QuoteBits(quotes));
+            assert_eq!((end_by_map, &by_map), (end, &members), "{text}");
+        }
         (end, members)
+    }
+
+    #[test]
+    fn the_quote_map_has_a_bit_for_each_quote_and_none_with_escapes_or_control_characters() {
+        for len in [1, 15, 16, 17, 63, 64, 65, 200, 1024] {
+            for at in [0, len / 2, len - 1] {
+                let mut text = vec![b'a'; len];
+                text[at] = b'"';
+                let mut words = [0; QUOTE_WORDS];
+                let map = quote_bits(&text, &mut words).map(<[u64]>::to_vec);
+                if cfg!(target_arch = "x86_64") {
+                    let mut want = vec![0u64; len.div_ceil(64)];
+                    want[at / 64] = 1 << (at % 64);
+                    assert_eq!(map, Some(want), "len {len} at {at}");
+                    for other in [b'\\', b'\n', 0x1f] {
+                        text[at] = other;
+                        assert_eq!(quote_bits(&text, &mut [0; QUOTE_WORDS]), None, "len {len} at {at}");
+                    }
+                } else {
+                    assert_eq!(map, None);
+                }
+            }
+        }
+        assert_eq!(quote_bits(&[b'"'; 1025], &mut [0; QUOTE_WORDS]), None, "longer than the map");
     }
 
     #[test]
@@ -441,19 +522,21 @@ mod tests {
             by in "[\\[\\]{}\",:0-9.eE+\\-\\\\ a\u{1}]",
             depth in 1usize..6,
         ) {
-            let object = format!("{{\"v\":{v},\"w\":[{v}],\"x\":\"a\\\"b\"}}");
-            let (end, members) = read_compactly(&object, 64);
-            prop_assert_eq!(end, Some(object.len()));
-            prop_assert_eq!((end, members), walked(&object, 64));
-            // changed by one byte, or limited in depth: where the compact reading says yes, the walk says the same
-            let mut mangled = object.clone();
-            let pos = at.index(mangled.len() + 1);
-            let pos = (0..=pos).rev().find(|&p| mangled.is_char_boundary(p)).unwrap_or(0);
-            mangled.insert_str(pos, &by);
-            for (text, depth) in [(&mangled, 64), (&object, depth)] {
-                let compact = read_compactly(text, depth);
-                if compact.0.is_some() {
-                    prop_assert_eq!(&compact, &walked(text, depth), "{}", text);
+            // with an escape (read by scanning) and without (read by the quote map, where v has no escape either)
+            for object in [format!("{{\"v\":{v},\"w\":[{v}],\"x\":\"a\\\"b\"}}"), format!("{{\"v\":{v},\"w\":[{v}]}}")] {
+                let (end, members) = read_compactly(&object, 64);
+                prop_assert_eq!(end, Some(object.len()));
+                prop_assert_eq!((end, members), walked(&object, 64));
+                // changed by one byte, or limited in depth: where the compact reading says yes, the walk says the same
+                let mut mangled = object.clone();
+                let pos = at.index(mangled.len() + 1);
+                let pos = (0..=pos).rev().find(|&p| mangled.is_char_boundary(p)).unwrap_or(0);
+                mangled.insert_str(pos, &by);
+                for (text, depth) in [(&mangled, 64), (&object, depth)] {
+                    let compact = read_compactly(text, depth);
+                    if compact.0.is_some() {
+                        prop_assert_eq!(&compact, &walked(text, depth), "{}", text);
+                    }
                 }
             }
         }
