@@ -81,9 +81,10 @@ struct Slot {
 }
 
 /// Bytes of sink output allocated at a time: at most mimalloc's largest
-/// pooled size (512 KiB). A larger chunk is a page of its own, given back to
-/// the OS after use and faulted in again (zeroed) for a later batch: with
-/// 1 MiB chunks ~10% of archive's time went to those page faults.
+/// pooled size (512 KiB). A larger chunk is a page of its own, which mimalloc
+/// returns to the OS a while after it is freed and a later batch faults in
+/// again (zeroed): with 1 MiB chunks ~10% of archive's time in `eddy run`
+/// went to those page faults.
 const ARENA_CHUNK: usize = 256 << 10;
 
 /// Room left in a chunk below which the next entry starts a new one (an entry

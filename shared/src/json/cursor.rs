@@ -256,7 +256,7 @@ pub(crate) fn word_at(b: &[u8], i: usize) -> Option<u64> {
     b.get(i..i + 8).and_then(|w| w.try_into().ok()).map(u64::from_le_bytes)
 }
 
-/// The offset of the first `"` or `\\` at or after `from`: sixteen bytes at
+/// The offset of the first `"` or `\` at or after `from`: sixteen bytes at
 /// a time (SSE2, on x86-64; else eight, SWAR) over the first 64, where most
 /// keys and values end; memchr's search past them.
 #[inline]
@@ -314,9 +314,9 @@ pub(crate) fn plain_run_end(b: &[u8], mut j: usize) -> usize {
 /// Words of [`quote_bits`]' map: payloads up to 1 KiB get one.
 pub(crate) const QUOTE_WORDS: usize = 16;
 
-/// Where the quotes of `b` are (bit k of word k / 64 for byte k), in `words`,
-/// when `b` has no backslash and no control character and fits the map;
-/// `None` otherwise (and always without SSE2).
+/// Where the quotes of `b` are (byte k is bit k % 64 of word k / 64), written
+/// to the first words of `words`, when `b` has no backslash and no control
+/// character and fits the map; `None` otherwise (and always without SSE2).
 #[inline]
 pub(crate) fn quote_bits<'w>(b: &[u8], words: &'w mut [u64; QUOTE_WORDS]) -> Option<&'w [u64]> {
     #[cfg(target_arch = "x86_64")]
@@ -324,21 +324,21 @@ pub(crate) fn quote_bits<'w>(b: &[u8], words: &'w mut [u64; QUOTE_WORDS]) -> Opt
         if b.len() > QUOTE_WORDS * 64 {
             return None;
         }
-        let mut special = 0u32;
-        let mut chunks = b.chunks_exact(16);
-        for (k, chunk) in chunks.by_ref().enumerate() {
-            let (stops, quotes) = classify16::<true>(chunk, 0)?;
+        let mut special = 0u64;
+        let mut blocks = b.chunks_exact(64);
+        for (word, block) in words.iter_mut().zip(blocks.by_ref()) {
+            let (stops, quotes) = classify64(block)?;
             special |= stops & !quotes;
-            words[k / 4] |= u64::from(quotes) << (16 * (k % 4));
+            *word = quotes;
         }
-        let rest = chunks.remainder();
+        let rest = blocks.remainder();
         if !rest.is_empty() {
-            let k = b.len() / 16;
-            let mut padded = [b' '; 16];
+            // padded with spaces: neither quotes nor stops
+            let mut padded = [b' '; 64];
             padded[..rest.len()].copy_from_slice(rest);
-            let (stops, quotes) = classify16::<true>(&padded, 0)?;
+            let (stops, quotes) = classify64(&padded)?;
             special |= stops & !quotes;
-            words[k / 4] |= u64::from(quotes) << (16 * (k % 4));
+            *words.get_mut(b.len() / 64)? = quotes;
         }
         (special == 0).then_some(&words[..b.len().div_ceil(64)])
     }
@@ -347,6 +347,19 @@ pub(crate) fn quote_bits<'w>(b: &[u8], words: &'w mut [u64; QUOTE_WORDS]) -> Opt
         let _ = (b, words);
         None
     }
+}
+
+/// [`classify16`] over the first 64 bytes of `block` (`None` if fewer): bit k for byte k.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn classify64(block: &[u8]) -> Option<(u64, u64)> {
+    let (mut stops, mut quotes) = (0u64, 0u64);
+    for k in 0..4 {
+        let (s, q) = classify16::<true>(block, 16 * k)?;
+        stops |= u64::from(s) << (16 * k);
+        quotes |= u64::from(q) << (16 * k);
+    }
+    Some((stops, quotes))
 }
 
 /// Flags (bit k for byte k) which of the 16 bytes at `i` are a quote or a

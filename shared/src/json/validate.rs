@@ -166,12 +166,13 @@ fn walk(
 }
 
 /// The object at `i` (its `{`) when written without white space between
-/// tokens, as serialisers write one line: the offset just past it, with
-/// each of its own members pushed to `members` when it is the `TOP` object. `None` when it is not valid JSON in
-/// that form (white space included), or nests deeper than `depth_left`
-/// levels: [`walk`] then decides. Where this says yes, `walk` gives the same
-/// end and members; without its white space checks and depth bookkeeping it
-/// reads the usual payload in about half the instructions.
+/// tokens, as serialisers write one line: the offset just past it, with each
+/// of its own members pushed to `members` when it is the `TOP` object, and
+/// the ends of its strings found by `strings`. `None` when it is not valid
+/// JSON in that form (white space included), or nests deeper than
+/// `depth_left` levels: [`walk`] then decides. Where this says yes, `walk`
+/// gives the same end and members; without its white space checks and depth
+/// bookkeeping it reads the usual payload in about half the instructions.
 fn compact_object<const TOP: bool, S: StringEnds>(
     b: &[u8],
     i: usize,
@@ -458,7 +459,7 @@ mod tests {
             for at in [0, len / 2, len - 1] {
                 let mut text = vec![b'a'; len];
                 text[at] = b'"';
-                let mut words = [0; QUOTE_WORDS];
+                let mut words = [u64::MAX; QUOTE_WORDS]; // whatever the words held before
                 let map = quote_bits(&text, &mut words).map(<[u64]>::to_vec);
                 if cfg!(target_arch = "x86_64") {
                     let mut want = vec![0u64; len.div_ceil(64)];
