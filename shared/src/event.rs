@@ -200,17 +200,27 @@ impl MemberSpan {
 
     /// The member's name, unescaped (borrowed unless it holds escapes).
     pub fn name<'a>(&self, text: &'a str) -> Option<Cow<'a, str>> {
-        let key = text.get(self.start()..(self.key_end & !ESCAPED) as usize)?;
-        crate::json::cursor::string_literal_known(key, self.key_end & ESCAPED != 0)
+        let key = text.get(self.start()..self.key_end())?;
+        crate::json::cursor::string_literal_known(key, self.key_escaped())
     }
 
     /// The member's name as written, without its quotes, when it holds no
     /// escapes (`None` otherwise: [`MemberSpan::name`] unescapes it).
     pub fn plain_name<'a>(&self, text: &'a [u8]) -> Option<&'a [u8]> {
-        if self.key_end & ESCAPED != 0 {
+        if self.key_escaped() {
             return None;
         }
-        text.get(self.start() + 1..(self.key_end as usize).checked_sub(1)?)
+        text.get(self.start() + 1..self.key_end().checked_sub(1)?)
+    }
+
+    /// Offset just past the key's closing quote.
+    fn key_end(&self) -> usize {
+        (self.key_end & !ESCAPED) as usize
+    }
+
+    /// Whether the key holds backslash escapes.
+    fn key_escaped(&self) -> bool {
+        self.key_end & ESCAPED != 0
     }
 
     /// The value's raw text.

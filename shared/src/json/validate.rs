@@ -180,14 +180,7 @@ fn compact_object<const TOP: bool, S: StringEnds>(
     members: &mut Vec<MemberSpan>,
     strings: S,
 ) -> Option<usize> {
-    if depth_left == 0 {
-        return None;
-    }
-    let mut key_start = i + 1;
-    if b.get(key_start) == Some(&b'}') {
-        return Some(key_start + 1);
-    }
-    loop {
+    compact_items(b, i, depth_left, b'}', |key_start, depth_left| {
         if b.get(key_start) != Some(&b'"') {
             return None;
         }
@@ -199,34 +192,45 @@ fn compact_object<const TOP: bool, S: StringEnds>(
         // strings, the usual values, without the call
         let (end, value_escaped) = match b.get(value_start) {
             Some(b'"') => strings.end(b, value_start)?,
-            _ => compact_value(b, value_start, depth_left - 1, strings)?,
+            _ => compact_value(b, value_start, depth_left, strings)?,
         };
         if TOP {
             members
                 .push(MemberSpan::new(key_start, key_end, value_start, end)?.with_escapes(key_escaped, value_escaped));
         }
-        match *b.get(end)? {
-            b',' => key_start = end + 1,
-            b'}' => return Some(end + 1),
-            _ => return None,
-        }
-    }
+        Some(end)
+    })
 }
 
 /// The array at `i` (its `[`) without white space, as [`compact_object`] reads objects.
 fn compact_array<S: StringEnds>(b: &[u8], i: usize, depth_left: usize, strings: S) -> Option<usize> {
-    if depth_left == 0 {
-        return None;
-    }
-    let mut j = i + 1;
-    if b.get(j) == Some(&b']') {
-        return Some(j + 1);
+    compact_items(b, i, depth_left, b']', |start, depth_left| {
+        compact_value(b, start, depth_left, strings).map(|(end, _)| end)
+    })
+}
+
+/// The container opening at `i` and closed by `close`, without white space:
+/// the offset just past it. `item` reads each item from where it starts,
+/// with the depth left inside the container, and says where it ends; items
+/// are separated by commas.
+#[inline(always)]
+fn compact_items(
+    b: &[u8],
+    i: usize,
+    depth_left: usize,
+    close: u8,
+    mut item: impl FnMut(usize, usize) -> Option<usize>,
+) -> Option<usize> {
+    let inner = depth_left.checked_sub(1)?;
+    let mut start = i + 1;
+    if b.get(start) == Some(&close) {
+        return Some(start + 1);
     }
     loop {
-        let (end, _) = compact_value(b, j, depth_left - 1, strings)?;
+        let end = item(start, inner)?;
         match *b.get(end)? {
-            b',' => j = end + 1,
-            b']' => return Some(end + 1),
+            b',' => start = end + 1,
+            c if c == close => return Some(end + 1),
             _ => return None,
         }
     }
@@ -438,7 +442,6 @@ mod tests {
         (end, members)
     }
 
-    /// The compact reading's end and members for the object `text`.
     /// The compact reading's end and members for the object `text`; where
     /// the text has a quote map, read with it too, and the two agree.
     fn read_compactly(text: &str, depth: usize) -> (Option<usize>, Vec<MemberSpan>) {
