@@ -37,8 +37,8 @@ pub fn object_end(b: &[u8], start: usize, max_depth: usize, members: &mut Vec<Me
         let mut words = [0u64; QUOTE_WORDS];
         // white space after the object (a record's final line break) is not in the map
         let compact = match quote_bits(b.trim_ascii_end(), &mut words) {
-            Some(quotes) => compact_object::<true, _>(b, start, depth, members, QuoteBits(quotes)),
-            None => compact_object::<true, _>(b, start, depth, members, Scan),
+            Some(quotes) => compact_object::<true, _>(b, start, depth, members, &mut QuoteBits::new(quotes)),
+            None => compact_object::<true, _>(b, start, depth, members, &mut Scan),
         };
         if let Some(end) = compact {
             return Some((end, false));
@@ -178,7 +178,7 @@ fn compact_object<const TOP: bool, S: StringEnds>(
     i: usize,
     depth_left: usize,
     members: &mut Vec<MemberSpan>,
-    strings: S,
+    strings: &mut S,
 ) -> Option<usize> {
     compact_items(b, i, depth_left, b'}', |key_start, depth_left| {
         if b.get(key_start) != Some(&b'"') {
@@ -203,7 +203,7 @@ fn compact_object<const TOP: bool, S: StringEnds>(
 }
 
 /// The array at `i` (its `[`) without white space, as [`compact_object`] reads objects.
-fn compact_array<S: StringEnds>(b: &[u8], i: usize, depth_left: usize, strings: S) -> Option<usize> {
+fn compact_array<S: StringEnds>(b: &[u8], i: usize, depth_left: usize, strings: &mut S) -> Option<usize> {
     compact_items(b, i, depth_left, b']', |start, depth_left| {
         compact_value(b, start, depth_left, strings).map(|(end, _)| end)
     })
@@ -238,7 +238,7 @@ fn compact_items(
 
 /// The value at `i` without white space: its end, and whether it is a string
 /// holding escapes. `depth_left` is how many more containers may open.
-fn compact_value<S: StringEnds>(b: &[u8], i: usize, depth_left: usize, strings: S) -> Option<(usize, bool)> {
+fn compact_value<S: StringEnds>(b: &[u8], i: usize, depth_left: usize, strings: &mut S) -> Option<(usize, bool)> {
     match *b.get(i)? {
         b'"' => strings.end(b, i),
         b'{' => Some((compact_object::<false, _>(b, i, depth_left, &mut Vec::new(), strings)?, false)),
@@ -252,8 +252,8 @@ fn compact_value<S: StringEnds>(b: &[u8], i: usize, depth_left: usize, strings: 
 
 /// How the compact walk finds where the string opening at `i` ends (just past
 /// its closing quote), and whether it holds escapes.
-trait StringEnds: Copy {
-    fn end(self, b: &[u8], i: usize) -> Option<(usize, bool)>;
+trait StringEnds {
+    fn end(&mut self, b: &[u8], i: usize) -> Option<(usize, bool)>;
 }
 
 /// By scanning its bytes: [`string_end`].
@@ -262,32 +262,52 @@ struct Scan;
 
 impl StringEnds for Scan {
     #[inline(always)]
-    fn end(self, b: &[u8], i: usize) -> Option<(usize, bool)> {
+    fn end(&mut self, b: &[u8], i: usize) -> Option<(usize, bool)> {
         string_end(b, i)
     }
 }
 
-/// By the next bit of the payload's quote map ([`quote_bits`]): there is no
-/// backslash or control character in the payload, so a string ends at the
-/// next quote.
-#[derive(Clone, Copy)]
-struct QuoteBits<'q>(&'q [u64]);
+/// By the payload's quote map ([`quote_bits`]): there is no backslash or
+/// control character in the payload, so every quote opens or closes a
+/// string, and the walk meets the strings in order. The map is read as a
+/// stream: a string takes the next two quotes, so where a string ends comes
+/// from the bits alone, not from a load at the position the walk reached.
+struct QuoteBits<'q> {
+    words: &'q [u64],
+    /// The word `bits` came from.
+    word: usize,
+    /// The quotes of `words[word]` not taken yet.
+    bits: u64,
+}
+
+impl<'q> QuoteBits<'q> {
+    fn new(words: &'q [u64]) -> Self {
+        Self { words, word: 0, bits: words.first().copied().unwrap_or(0) }
+    }
+
+    /// The offset of the next quote not taken yet, taking it.
+    #[inline(always)]
+    fn take(&mut self) -> Option<usize> {
+        while self.bits == 0 {
+            self.word += 1;
+            self.bits = *self.words.get(self.word)?;
+        }
+        let at = self.word * 64 + self.bits.trailing_zeros() as usize;
+        self.bits &= self.bits - 1;
+        Some(at)
+    }
+}
 
 impl StringEnds for QuoteBits<'_> {
+    /// `None` when the next quote is not the one at `i`: the walk and the map
+    /// disagree (the text is not what the compact walk reads), and the
+    /// general walk decides.
     #[inline(always)]
-    fn end(self, _: &[u8], i: usize) -> Option<(usize, bool)> {
-        let from = i + 1;
-        let mut word = from / 64;
-        let mut base = from;
-        let mut bits = self.0.get(word)? >> (from % 64);
-        loop {
-            if bits != 0 {
-                return Some((base + bits.trailing_zeros() as usize + 1, false));
-            }
-            word += 1;
-            base = word * 64;
-            bits = *self.0.get(word)?;
+    fn end(&mut self, _: &[u8], i: usize) -> Option<(usize, bool)> {
+        if self.take()? != i {
+            return None;
         }
+        Some((self.take()? + 1, false))
     }
 }
 
@@ -446,11 +466,12 @@ mod tests {
     /// the text has a quote map, read with it too, and the two agree.
     fn read_compactly(text: &str, depth: usize) -> (Option<usize>, Vec<MemberSpan>) {
         let mut members = Vec::new();
-        let end = compact_object::<true, _>(text.as_bytes(), 0, depth, &mut members, Scan);
+        let end = compact_object::<true, _>(text.as_bytes(), 0, depth, &mut members, &mut Scan);
         let mut words = [0; QUOTE_WORDS];
         if let Some(quotes) = quote_bits(text.as_bytes(), &mut words) {
             let mut by_map = Vec::new();
-            let end_by_map = compact_object::<true, _>(text.as_bytes(), 0, depth, &mut by_map, QuoteBits(quotes));
+            let end_by_map =
+                compact_object::<true, _>(text.as_bytes(), 0, depth, &mut by_map, &mut QuoteBits::new(quotes));
             assert_eq!((end_by_map, &by_map), (end, &members), "{text}");
         }
         (end, members)
@@ -478,6 +499,26 @@ mod tests {
             }
         }
         assert_eq!(quote_bits(&[b'"'; 1025], &mut [0; QUOTE_WORDS]), None, "longer than the map");
+    }
+
+    #[test]
+    fn the_map_gives_each_string_the_next_two_quotes_and_refuses_a_string_out_of_step() {
+        if !cfg!(target_arch = "x86_64") {
+            return;
+        }
+        // strings across the first 64-byte word's edge, and a word with no quote
+        let text = format!("\"ab\"{}\"cd\"{}\"\"", "x".repeat(60), "y".repeat(70));
+        let b = text.as_bytes();
+        let mut words = [0; QUOTE_WORDS];
+        let quotes = quote_bits(b, &mut words).unwrap();
+        let mut map = QuoteBits::new(quotes);
+        assert_eq!(map.end(b, 0), Some((4, false)));
+        assert_eq!(map.end(b, 64), Some((68, false)));
+        assert_eq!(map.end(b, 138), Some((140, false)));
+        assert_eq!(map.end(b, 140), None, "no quote left");
+        // a string the walk reached without taking the one before it
+        let mut map = QuoteBits::new(quotes);
+        assert_eq!(map.end(b, 64), None);
     }
 
     #[test]
