@@ -333,10 +333,21 @@ pub(crate) fn quote_bits<'w>(b: &[u8], words: &'w mut [u64; QUOTE_WORDS]) -> Opt
         }
         let rest = blocks.remainder();
         if !rest.is_empty() {
-            // padded with spaces: neither quotes nor stops
-            let mut padded = [b' '; 64];
-            padded[..rest.len()].copy_from_slice(rest);
-            let (stops, quotes) = classify64(&padded)?;
+            let (stops, quotes) = match b.len().checked_sub(64) {
+                // the last 64 bytes, the ones already mapped shifted out:
+                // no copy to a buffer, which would stall the loads from it
+                Some(from) => {
+                    let (stops, quotes) = classify64(b.get(from..)?)?;
+                    let seen = 64 - rest.len();
+                    (stops >> seen, quotes >> seen)
+                }
+                None => {
+                    // padded with spaces: neither quotes nor stops
+                    let mut padded = [b' '; 64];
+                    padded[..rest.len()].copy_from_slice(rest);
+                    classify64(&padded)?
+                }
+            };
             special |= stops & !quotes;
             *words.get_mut(b.len() / 64)? = quotes;
         }

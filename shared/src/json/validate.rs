@@ -189,9 +189,10 @@ fn compact_object<const TOP: bool, S: StringEnds>(
             return None;
         }
         let value_start = key_end + 1;
-        // strings, the usual values, without the call
+        // strings and numbers, the usual values, without the call
         let (end, value_escaped) = match b.get(value_start) {
             Some(b'"') => strings.end(b, value_start)?,
+            Some(b'-' | b'0'..=b'9') => (number_end(b, value_start)?, false),
             _ => compact_value(b, value_start, depth_left, strings)?,
         };
         if TOP {
