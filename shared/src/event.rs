@@ -3,6 +3,8 @@
 
 use std::borrow::Cow;
 
+use crate::json::cursor::digits_end;
+
 /// Where an event came from: the Kinesis record (and KPL user record) coordinates.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Coords<'a> {
@@ -46,8 +48,7 @@ impl<'a> Arrival<'a> {
     /// the envelope reader meets it); `None` when `text` starts with any other
     /// number form (an exponent, a sign, a leading zero, a bare dot).
     pub fn plain_prefix(text: &'a [u8]) -> Option<(Self, usize)> {
-        let digits_from =
-            |i: usize| text.get(i..).map_or(0, |rest| rest.iter().take_while(|c| c.is_ascii_digit()).count());
+        let digits_from = |i: usize| digits_end(text, i).saturating_sub(i);
         let int = digits_from(0);
         if int == 0 || (int > 1 && text[0] == b'0') {
             return None;

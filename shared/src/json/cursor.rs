@@ -256,6 +256,36 @@ pub(crate) fn word_at(b: &[u8], i: usize) -> Option<u64> {
     b.get(i..i + 8).and_then(|w| w.try_into().ok()).map(u64::from_le_bytes)
 }
 
+/// The offset of the first byte at or after `from` that is not an ASCII
+/// digit (or the end): eight bytes at a time while eight remain, so a run
+/// costs a test per word instead of a branch per digit.
+#[inline]
+pub fn digits_end(b: &[u8], from: usize) -> usize {
+    let mut i = from;
+    while let Some(x) = word_at(b, i) {
+        let others = non_digits(x);
+        if others != 0 {
+            return i + (others.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while b.get(i).is_some_and(u8::is_ascii_digit) {
+        i += 1;
+    }
+    i
+}
+
+/// Flags (high bit of each byte) the bytes of `x` that are not ASCII digits,
+/// every flag exact: each test runs on a byte's low seven bits, so no carry
+/// or borrow crosses into the next byte.
+#[inline(always)]
+fn non_digits(x: u64) -> u64 {
+    let low = x & !HI;
+    let above_nine = (low + LO * 0x46) & HI; // low >= 0x3a
+    let below_zero = !((low | HI) - LO * 0x30) & HI; // low < 0x30
+    (x & HI) | above_nine | below_zero
+}
+
 /// The offset of the first `"` or `\` at or after `from`: sixteen bytes at
 /// a time (SSE2, on x86-64; else eight, SWAR) over the first 64, where most
 /// keys and values end; memchr's search past them.
@@ -405,6 +435,21 @@ fn classify16<const CONTROL: bool>(b: &[u8], i: usize) -> Option<(u32, u32)> {
 pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_digit_run_ends_at_the_first_other_byte_whatever_it_is_and_wherever_it_falls() {
+        for other in 0..=255u8 {
+            for run in 0..20 {
+                let mut text = vec![b'7'; run];
+                text.push(other);
+                text.extend_from_slice(b"12345678");
+                let want = if other.is_ascii_digit() { run + 9 } else { run };
+                assert_eq!(digits_end(&text, 0), want, "{other:#x} after {run} digits");
+                assert_eq!(digits_end(&text[..run], 0), run, "{run} digits to the end");
+            }
+        }
+        assert_eq!(digits_end(b"12", 5), 5, "from past the end");
+    }
 
     #[test]
     fn strings_end_at_their_closing_quote() {

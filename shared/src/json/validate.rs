@@ -8,7 +8,7 @@
 //! same whichever path ran. It is the fast path because payloads are almost
 //! always valid; a differential property test holds it to `serde_json`.
 
-use super::cursor::{plain_run_end, quote_bits, skip_ws, QUOTE_WORDS};
+use super::cursor::{digits_end, plain_run_end, quote_bits, skip_ws, QUOTE_WORDS};
 use crate::event::MemberSpan;
 
 /// Nesting never accepted here, whatever the configured limit: `serde_json`
@@ -372,13 +372,6 @@ fn number_end(b: &[u8], i: usize) -> Option<usize> {
         j = at_least_one_digit(b, j)?;
     }
     (!b.get(j).is_some_and(u8::is_ascii_digit)).then_some(j)
-}
-
-fn digits_end(b: &[u8], mut j: usize) -> usize {
-    while b.get(j).is_some_and(u8::is_ascii_digit) {
-        j += 1;
-    }
-    j
 }
 
 fn at_least_one_digit(b: &[u8], j: usize) -> Option<usize> {
