@@ -354,6 +354,7 @@ fn literal_end(b: &[u8], i: usize, word: &[u8]) -> Option<usize> {
 
 /// The offset just past the number at `i`: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`,
 /// not followed by another digit.
+#[inline(always)]
 fn number_end(b: &[u8], i: usize) -> Option<usize> {
     let mut j = i + usize::from(b.get(i) == Some(&b'-'));
     match *b.get(j)? {
