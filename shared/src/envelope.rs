@@ -183,7 +183,7 @@ impl<'a> Reader<'a> {
         c.literal(br#"{"kinesis":{"kinesisSchemaVersion":"1.0","partitionKey":"#).then_some(())?;
         rec.partition_key = Cow::Borrowed(text(c.string()?)?);
         c.literal(br#","sequenceNumber":"#).then_some(())?;
-        rec.sequence_number = Cow::Borrowed(text(c.long_string()?)?);
+        rec.sequence_number = Cow::Borrowed(text(c.string()?)?);
         c.literal(br#","data":"#).then_some(())?;
         let data = c.long_string()?;
         (!data.escaped).then_some(())?;
