@@ -204,6 +204,22 @@ mod tests {
     }
 
     #[test]
+    fn a_character_to_escape_is_found_wherever_it_falls_in_the_scan_s_steps() {
+        for len in 1..40 {
+            for at in 0..len {
+                for special in ['"', '\\', '\n', '\u{0}', '\u{1f}'] {
+                    let mut chars = vec!['a'; len];
+                    chars[at] = special;
+                    let s: String = chars.into_iter().collect();
+                    let mut out = Vec::new();
+                    write_str(&mut out, &s);
+                    assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&s).unwrap(), "{s:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn numbers_are_plain() {
         let mut out = Vec::new();
         write_u64(&mut out, 42);

@@ -282,6 +282,7 @@ struct QuoteBits<'q> {
 }
 
 impl<'q> QuoteBits<'q> {
+    /// A reader of `words` (from [`quote_bits`]) before its first quote.
     fn new(words: &'q [u64]) -> Self {
         Self { words, word: 0, bits: words.first().copied().unwrap_or(0) }
     }
