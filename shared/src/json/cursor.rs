@@ -262,7 +262,7 @@ pub(crate) fn word_at(b: &[u8], i: usize) -> Option<u64> {
 /// digit (or the end): eight bytes at a time while eight remain, so a run
 /// costs a test per word instead of a branch per digit.
 #[inline]
-pub fn digits_end(b: &[u8], from: usize) -> usize {
+pub(crate) fn digits_end(b: &[u8], from: usize) -> usize {
     let mut i = from;
     while let Some(x) = word_at(b, i) {
         let others = non_digits(x);

@@ -258,7 +258,6 @@ trait StringEnds {
 }
 
 /// By scanning its bytes: [`string_end`].
-#[derive(Clone, Copy)]
 struct Scan;
 
 impl StringEnds for Scan {
